@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hermes-router needs to build, test and benchmark.
+# Idempotent: installs only what is missing. Usage: scripts/install-deps.sh [--bench]
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config
+  libevent-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
+  libsqlite3-dev libpq-dev libxgboost-dev libpcre2-dev
+  libcmocka-dev python3 python3-numpy
+)
+if [ "${1:-}" = "--bench" ]; then
+  pkgs+=(wrk nginx)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,11 @@
+/* Placeholder until this subcommand lands. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int hr_cmd_tokenize(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "hermes-router tokenize: not built yet\n");
+    return 2;
+}
