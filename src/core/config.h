@@ -86,6 +86,8 @@ typedef struct hr_config {
     double connect_timeout_s;   /* upstream connect timeout, 5 s */
     double request_timeout_s;   /* whole upstream request, 600 s */
     double idle_timeout_s;      /* upstream read inactivity, 120 s */
+    int threads;                /* event-loop threads; 0 = one per core */
+    bool ui;                    /* serve the web UI at / (default true) */
     hr_tier_config tiers[HR_TIER_MAX];
     char *strategy;             /* "rules" | "classifier" | "cascade" | "rules+cascade" | "classifier+cascade" */
     hr_rules_config rules;

@@ -60,6 +60,7 @@ hr_config *hr_config_default(void) {
     c->connect_timeout_s = 5;
     c->request_timeout_s = 600;
     c->idle_timeout_s = 120;
+    c->ui = true;
     c->strategy = hr_xstrdup("rules");
     hr_config_set_rule_defaults(&c->rules);
     c->classifier.threshold = 0.6;
