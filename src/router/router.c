@@ -15,6 +15,7 @@ struct hr_router {
 
 static const hr_router_strategy *strategies[] = {
     &hr_strategy_rules,
+    &hr_strategy_classifier,
 };
 
 hr_router *hr_router_create(const hr_config *cfg, char *err, size_t errlen) {

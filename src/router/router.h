@@ -38,6 +38,7 @@ typedef struct hr_router_strategy {
 } hr_router_strategy;
 
 extern const hr_router_strategy hr_strategy_rules;
+extern const hr_router_strategy hr_strategy_classifier; /* classifier.c */
 
 typedef struct hr_router hr_router;
 

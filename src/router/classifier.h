@@ -1,0 +1,180 @@
+/* Classifier router: hashed text features (features.h) -> gradient-boosted
+ * trees (XGBoost C API, multi:softprob over the tiers) -> the cheapest tier
+ * whose predicted probability of passing clears a threshold.
+ *
+ * Target. The model is trained on the data's "label" (the cheapest tier whose
+ * answer passes). From the class probabilities P(label = t) it derives
+ *   P(tier t passes) = P(label <= t) = sum of P(label = u) for u <= t,
+ * which is monotone in t, so the decision "cheapest t with P(pass) >= threshold"
+ * is well defined and a higher threshold never makes routing cheaper. The
+ * largest tier always passes (it is the fallback).
+ *
+ * Files. A model is two files:
+ *   MODEL            the XGBoost booster (UBJSON, or JSON when MODEL ends in ".json")
+ *   MODEL.meta.json  sidecar: {"format":"hermes-router-classifier","version":1,
+ *                    "features":{"version":1,"dim","char_min","char_max","word_max"},
+ *                    "ncols","tiers":["small","medium","large"],"threshold",
+ *                    "trees","depth","eta","seed","val_fraction","exclude_sources":[...]}
+ * so train and serve always agree on the features. Loading checks that both
+ * files parse and agree (booster feature count == ncols, class count == tiers).
+ *
+ * Threads and reload. No globals: every hr_classifier owns its booster, so a
+ * reload creates a new one and frees the old one once no decision uses it.
+ * hr_classifier_predict() serialises calls into XGBoost with a per-model
+ * mutex (XGBoost keeps per-thread prediction buffers, but we do not rely on
+ * its thread-safety guarantees across versions): decide() may be called from
+ * any number of threads; calls on one model run one at a time (~tens of µs).
+ *
+ * Costs: tier costs are proportional to Hermes 3 sizes 8 : 70 : 405 and are
+ * reported relative to sending everything to the large tier. */
+#ifndef HR_ROUTER_CLASSIFIER_H
+#define HR_ROUTER_CLASSIFIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/chat.h"
+#include "core/config.h"
+#include "router/features.h"
+
+#define HR_CLASSIFIER_MAX_FILE (256u << 20) /* model file size cap */
+
+extern const double hr_tier_cost[HR_TIER_MAX]; /* 8, 70, 405 */
+
+typedef struct hr_classifier_meta {
+    hr_features_params features;
+    int n_tiers;                 /* 2 or 3: classes are tiers[0..n_tiers) */
+    int tiers[HR_TIER_MAX];      /* HR_TIER_* per class, smallest first */
+    double threshold;            /* default threshold chosen at training */
+    int trees, depth;
+    double eta;
+    uint32_t seed;
+    double val_fraction;         /* rows with hr_route_split_is_val() held out */
+    char exclude_sources[256];   /* comma-separated sources left out of training */
+} hr_classifier_meta;
+
+typedef struct hr_classifier hr_classifier;
+
+/* Loads MODEL and MODEL.meta.json. NULL with err ("classifier model
+ * 'x.ubj': cannot open: No such file or directory") on any problem. */
+hr_classifier *hr_classifier_load(const char *path, char *err, size_t errlen);
+/* Takes ownership of an XGBoost BoosterHandle (for the trainer). */
+hr_classifier *hr_classifier_wrap(void *booster, const hr_classifier_meta *meta);
+/* Saves both files (the booster format follows the extension). */
+int hr_classifier_save(const hr_classifier *c, const char *path, char *err, size_t errlen);
+void hr_classifier_free(hr_classifier *c);
+const hr_classifier_meta *hr_classifier_get_meta(const hr_classifier *c);
+
+/* Class probabilities P(label = tiers[k]) for one row, written to probs[k]
+ * (k < n_tiers). Returns 0, or -1 when XGBoost fails. Thread-safe. */
+int hr_classifier_predict(hr_classifier *c, const hr_feature_vec *v, float probs[HR_TIER_MAX]);
+/* Features + predict for a request. scratch may be NULL (allocated per call). */
+int hr_classifier_predict_request(hr_classifier *c, const hr_chat_request *req, hr_feature_vec *scratch,
+                                  float probs[HR_TIER_MAX]);
+/* Batch predict: rows in CSR form (indptr has n+1 entries), probs n*n_tiers. */
+int hr_classifier_predict_csr(hr_classifier *c, const size_t *indptr, const uint32_t *indices,
+                              const float *values, size_t n, float *probs);
+
+/* Decision rule: the cheapest class k with P(label <= k) >= threshold (the
+ * last class when none). pass[k] (may be NULL) receives P(label <= k).
+ * Returns the class index. */
+int hr_classifier_pick(const float *probs, int n_tiers, double threshold, float *pass);
+
+/* The router strategy "classifier" (config router.classifier.model/threshold). */
+
+/* ---- labelled data, metrics, training (train/eval/calibrate commands) ---- */
+
+/* One labelled prompt, the format of ../shared/data/routing/train.jsonl. */
+typedef struct hr_route_example {
+    char *id, *source, *lang, *category;
+    char *prompt;                 /* a single user message */
+    float quality[HR_TIER_MAX];   /* small / medium / large */
+    int label;                    /* HR_TIER_*: cheapest passing tier */
+} hr_route_example;
+
+typedef struct hr_route_dataset {
+    hr_route_example *rows;
+    size_t n;
+} hr_route_dataset;
+
+#define HR_DATASET_MAX_LINE (4u << 20) /* bytes per JSONL line */
+#define HR_DATASET_MAX_ROWS 2000000
+
+/* Reads a JSONL file. Lines need id, prompt (string), label (tier name) and
+ * quality {small, medium, large}; source/lang/category default to "?".
+ * Returns 0, or -1 with "FILE:LINE: what is wrong". */
+int hr_route_dataset_load(const char *path, hr_route_dataset *ds, char *err, size_t errlen);
+/* Adds a row (copies the strings). */
+void hr_route_dataset_add(hr_route_dataset *ds, const hr_route_example *ex);
+void hr_route_dataset_free(hr_route_dataset *ds);
+
+/* Deterministic split by id: true for about `fraction` of ids (FNV-1a hash). */
+bool hr_route_split_is_val(const char *id, double fraction);
+/* true when source is in the comma-separated list. */
+bool hr_route_source_in_list(const char *source, const char *list);
+
+/* Quality, cost (relative to all-large), PGR of a routing of rows[0..n). */
+typedef struct hr_route_metrics {
+    size_t n;
+    double quality, cost, pgr;
+    double share[HR_TIER_MAX];
+    double q_tier[HR_TIER_MAX];   /* quality of sending everything to each tier */
+} hr_route_metrics;
+
+/* choice[i] is the tier for ds->rows[rows[i]]. */
+void hr_route_metrics_compute(const hr_route_dataset *ds, const size_t *rows, size_t n, const int *choice,
+                              hr_route_metrics *m);
+/* Expected metrics of random routing with the given tier shares. */
+void hr_route_metrics_random(const hr_route_dataset *ds, const size_t *rows, size_t n,
+                             const double share[HR_TIER_MAX], hr_route_metrics *m);
+
+/* Builds the CSR feature matrix of rows[0..n) (caller frees the three arrays). */
+void hr_route_dataset_features(const hr_route_dataset *ds, const size_t *rows, size_t n,
+                               const hr_features_params *fp, size_t **indptr, uint32_t **indices,
+                               float **values);
+
+typedef struct hr_train_params {
+    hr_features_params features;
+    int trees;          /* 100 */
+    int depth;          /* 4 */
+    double eta;         /* 0.1 */
+    double subsample;   /* 0.8 */
+    double colsample;   /* 0.5 (per tree) */
+    double min_child_weight; /* 2 */
+    uint32_t seed;      /* 1 */
+    int nthread;        /* 0 = XGBoost's default */
+    double threshold;   /* written to the sidecar */
+    double val_fraction;
+    const char *exclude_sources;
+    /* progress: called after each round with the evaluation line (may be NULL) */
+    void (*progress)(int round, int total, const char *eval, void *ud);
+    void *ud;
+} hr_train_params;
+
+hr_train_params hr_train_default_params(void);
+
+/* Trains on ds->rows[train[0..n_train)], reporting validation loss on
+ * val[0..n_val) (n_val may be 0). Returns a model or NULL with err. */
+hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_dataset *ds, const size_t *train,
+                                   size_t n_train, const size_t *val, size_t n_val, char *err, size_t errlen);
+
+/* Probabilities for rows[0..n): probs is n*n_tiers (allocated, caller frees). */
+float *hr_classifier_predict_rows(hr_classifier *c, const hr_route_dataset *ds, const size_t *rows, size_t n);
+
+/* Routes every row at a threshold: choice[i] = tier (HR_TIER_*). */
+void hr_classifier_route_rows(const hr_classifier *c, const float *probs, size_t n, double threshold, int *choice);
+
+/* Calibration targets: a share < 0 is "no target". */
+typedef struct hr_calibrate_target {
+    double large_share, medium_share, cost;
+} hr_calibrate_target;
+
+/* Picks the threshold whose routing of the n rows (probs from
+ * hr_classifier_predict_rows) is closest to the targets (sum of squared
+ * differences; candidates are the midpoints between distinct probabilities).
+ * Fills the resulting metrics when m != NULL. Returns the threshold. */
+double hr_classifier_calibrate(const hr_classifier *c, const hr_route_dataset *ds, const size_t *rows, size_t n,
+                               const float *probs, const hr_calibrate_target *target, hr_route_metrics *m);
+
+#endif
