@@ -73,6 +73,11 @@ typedef struct rules_state {
     rules_keyword *kw;  /* sorted by first pattern byte */
     size_t n_kw;
     uint16_t first[257]; /* kw[first[b] .. first[b+1]) start with byte b */
+    /* Filter on the first two (folded) bytes: bit (b0 << 8 | b1) is set when a
+     * keyword may start with b0 b1; one_byte[b0] when a one-byte keyword starts
+     * with b0. Most text positions are rejected by one bit test. */
+    uint64_t pair[65536 / 64];
+    uint8_t one_byte[256];
 } rules_state;
 
 /* Per-decision scan result: lives on the stack. */
@@ -203,6 +208,18 @@ static void *rules_create(const hr_config *cfg, char *err, size_t errlen) {
         while (k < s->n_kw && (unsigned char)s->kw[k].pattern[0] == b) k++;
     }
     s->first[256] = (uint16_t)k;
+    for (size_t i = 0; i < s->n_kw; i++) {
+        const unsigned char *p = (const unsigned char *)s->kw[i].pattern;
+        if (s->kw[i].len == 1) {
+            s->one_byte[p[0]] = 1;
+            continue;
+        }
+        for (int b1 = 0; b1 < 256; b1++) /* a space in a pattern matches any whitespace byte */
+            if (b1 == p[1] || (p[1] == ' ' && is_space((unsigned char)b1))) {
+                unsigned key = (unsigned)p[0] << 8 | (unsigned)b1;
+                s->pair[key / 64] |= 1ull << (key % 64);
+            }
+    }
     return s;
 }
 
@@ -266,6 +283,11 @@ static void rules_scan_text(const rules_state *s, const char *text, size_t len, 
         unsigned char c = fold(t[pos]);
         size_t a = s->first[c], b = s->first[c + 1];
         if (a == b) continue;
+        if (!s->one_byte[c]) {
+            if (pos + 1 >= len) continue;
+            unsigned key = (unsigned)c << 8 | fold(t[pos + 1]);
+            if (!(s->pair[key / 64] >> (key % 64) & 1)) continue;
+        }
         int word_start = pos == 0 || !is_word(t[pos - 1]);
         for (size_t k = a; k < b; k++) {
             const rules_keyword *kw = &s->kw[k];

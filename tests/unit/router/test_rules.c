@@ -346,9 +346,9 @@ static void test_custom_thresholds_and_keywords(void **state) {
     cfg->rules.medium_max_tokens = 100;
     cfg->rules.default_tier = HR_TIER_LARGE;
     replace_list(&cfg->rules.complex_keywords, &cfg->rules.n_complex_keywords,
-                 (const char *[]){"Kubernetes", "  service   mesh ", "量子", NULL});
+                 (const char *[]){"Kubernetes", "  service   mesh ", "量子", "c  sharp", NULL});
     replace_list(&cfg->rules.reasoning_keywords, &cfg->rules.n_reasoning_keywords, (const char *[]){"ponder", NULL});
-    replace_list(&cfg->rules.simple_keywords, &cfg->rules.n_simple_keywords, (const char *[]){"spell", "拼写", NULL});
+    replace_list(&cfg->rules.simple_keywords, &cfg->rules.n_simple_keywords, (const char *[]){"spell", "拼写", "q", NULL});
     void *r = rules_new(cfg);
     expect_prompt_owned(r, text_of("", "x", 1001), -1, HR_TIER_LARGE, "context over 1K chars");
     expect_prompt_owned(r, text_of("", "x", 1000), -1, HR_TIER_MEDIUM, "context over 300 chars");
@@ -356,6 +356,10 @@ static void test_custom_thresholds_and_keywords(void **state) {
     expect_prompt(r, "deploy on kubernetes", -1, HR_TIER_MEDIUM, "complex-code keyword: Kubernetes");
     expect_prompt(r, "a Service Mesh", -1, HR_TIER_MEDIUM, "complex-code keyword: service mesh");
     expect_prompt(r, "量子计算", -1, HR_TIER_MEDIUM, "complex-code keyword: 量子");
+    expect_prompt(r, "in C\tsharp", -1, HR_TIER_MEDIUM, "complex-code keyword: c sharp"); /* space as 2nd byte */
+    expect_prompt(r, "q?", -1, HR_TIER_SMALL, "simple-task keyword: q");                 /* one-byte keyword */
+    expect_prompt(r, "Q", -1, HR_TIER_SMALL, "simple-task keyword: q");
+    expect_prompt(r, "qq", -1, HR_TIER_LARGE, "default");
     expect_prompt(r, "ponder this deeply", -1, HR_TIER_MEDIUM, "reasoning keyword 'ponder' in long message");
     expect_prompt(r, "ponder it", -1, HR_TIER_LARGE, "default"); /* 9 chars: not longer than 10 */
     expect_prompt(r, "hi", 101, HR_TIER_MEDIUM, "max_tokens over 100");
