@@ -524,6 +524,62 @@ static void test_features(void **state) {
     free(big);
 }
 
+/* Random bytes (invalid UTF-8 included) and random keyword-ish text: no read
+ * past the end (ASan), features never change the decision, and a keyword
+ * appended as its own word is always found. */
+static void test_random_text(void **state) {
+    void *s = RULES(state);
+    static const char *pieces[] = {"translate", "Translat", "分布", "分布式", "why", "whyever", " ", "\n", "reason ",
+                                   "about", "ing", "s", "_", "中", "\xe5\x88", "\xff", "what's", "what", "is", "-"};
+    unsigned seed = 12345;
+    char buf[700];
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t n = 0;
+        seed = seed * 1103515245u + 12345u;
+        size_t want = (seed >> 16) % 600;
+        while (n < want) {
+            seed = seed * 1103515245u + 12345u;
+            if (iter % 2) {
+                buf[n++] = (char)(seed >> 16);
+            } else {
+                const char *p = pieces[(seed >> 16) % (sizeof pieces / sizeof pieces[0])];
+                size_t k = strlen(p);
+                if (n + k >= want) break;
+                memcpy(buf + n, p, k);
+                n += k;
+            }
+        }
+        buf[n] = 0;
+        /* exact-length copy so that ASan sees any read past the text */
+        char *text = hr_xmalloc(n + 1);
+        memcpy(text, buf, n + 1);
+        hr_chat_request req;
+        msg m = {"user", text};
+        if (strlen(text) == n) { /* cJSON strings stop at NUL */
+            make_req(&req, &m, 1, -1);
+            hr_route_decision a, b;
+            decide_req(s, &req, false, &a);
+            decide_req(s, &req, true, &b);
+            assert_int_equal(a.tier, b.tier);
+            assert_string_equal(a.reason, b.reason);
+            hr_route_decision_clear(&b);
+            hr_chat_request_free(&req);
+            if (n < 400) { /* a complex keyword as its own word always wins */
+                char *t2 = hr_xmalloc(n + 32);
+                snprintf(t2, n + 32, "%s 分布式 compiler", text);
+                msg m2 = {"user", t2};
+                make_req(&req, &m2, 1, -1);
+                decide_req(s, &req, false, &a);
+                assert_int_equal(a.tier, HR_TIER_MEDIUM);
+                assert_non_null(strstr(a.reason, "complex-code keyword: "));
+                hr_chat_request_free(&req);
+                free(t2);
+            }
+        }
+        free(text);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_context_boundaries, setup, teardown),
@@ -543,6 +599,7 @@ int main(void) {
         cmocka_unit_test(test_create_rejects_bad_config),
         cmocka_unit_test(test_long_keyword_reason_is_truncated_on_a_character),
         cmocka_unit_test_setup_teardown(test_features, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_text, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
