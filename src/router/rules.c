@@ -32,6 +32,7 @@
  *   as keywords of their own when wanted.
  * - A space in a keyword matches any run of ASCII whitespace; keywords are
  *   trimmed and their inner whitespace collapsed to one space at create().
+ *   An apostrophe inside a keyword also matches U+2019 ("what’s").
  *
  * Limits: at most RULES_MAX_KEYWORDS keywords over the three lists, each at
  * most RULES_MAX_KEYWORD_BYTES bytes; create() fails with a message past them,
@@ -242,6 +243,8 @@ static int keyword_match_at(const rules_keyword *kw, const unsigned char *t, siz
         if (p[k] == ' ') {
             if (i >= len || !is_space(t[i])) return 0;
             while (i < len && is_space(t[i])) i++;
+        } else if (p[k] == '\'' && k > 0 && i + 3 <= len && !memcmp(t + i, "\xe2\x80\x99", 3)) {
+            i += 3; /* a typographic apostrophe (U+2019) in the text: "what’s" */
         } else {
             if (i >= len || fold(t[i]) != p[k]) return 0;
             i++;

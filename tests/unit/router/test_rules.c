@@ -280,6 +280,8 @@ static void test_english_case_insensitive(void **state) {
     expect_prompt(s, "tRaNsLaTe this", -1, HR_TIER_SMALL, "simple-task keyword: translate");
     expect_prompt(s, "WHAT IS love", -1, HR_TIER_SMALL, "simple-task keyword: what is");
     expect_prompt(s, "What's up", -1, HR_TIER_SMALL, "simple-task keyword: what's");
+    expect_prompt(s, "What’s up", -1, HR_TIER_SMALL, "simple-task keyword: what's");
+    expect_prompt(s, "What‘s up", -1, HR_TIER_MEDIUM, "default"); /* only U+2019 stands for ' */
 }
 
 static void test_english_word_boundaries(void **state) {
