@@ -1,0 +1,645 @@
+/* Llama-architecture model: loading from GGUF and the forward pass.
+ *
+ * Tensor layout (GGUF llama naming; ne[0] is the input width of a matrix, so
+ * a weight with ne = [k, n] has n rows of k elements, y = W x):
+ *   token_embd.weight   [n_embd, n_vocab]
+ *   blk.L.attn_norm     [n_embd]            (f32)
+ *   blk.L.attn_q        [n_embd, n_head*hd]
+ *   blk.L.attn_k/v      [n_embd, n_head_kv*hd]
+ *   blk.L.attn_output   [n_head*hd, n_embd]
+ *   blk.L.ffn_norm      [n_embd]            (f32)
+ *   blk.L.ffn_gate/up   [n_embd, n_ff]
+ *   blk.L.ffn_down      [n_ff, n_embd]
+ *   output_norm         [n_embd]            (f32)
+ *   output              [n_embd, n_vocab]   (absent: tied to token_embd)
+ *   rope_freqs          [hd/2]              (optional, Llama 3.1 scaling)
+ * RoPE rotates adjacent pairs (x[2i], x[2i+1]) of each head: the GGUF
+ * converter permutes Q/K rows so this "normal" ordering is the right one. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "engine/engine.h"
+#include "engine/quant.h"
+#include "engine/threadpool.h"
+
+#define MAX_LAYERS 512
+#define MAX_VOCAB (1 << 22)
+#define MAX_EMBD (1 << 16)
+
+typedef struct layer_w {
+    const hr_gguf_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *gate, *up, *down;
+} layer_w;
+
+struct hr_model {
+    hr_gguf *g;
+    hr_model_info info;
+    const hr_gguf_tensor *tok_embd, *out_norm, *output;
+    const float *rope_freqs; /* [hd/2] or NULL */
+    int rope_dim;            /* rotated dims per head */
+    layer_w *layers;
+};
+
+static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errsz, const char *fmt, ...) {
+    if (!err || !errsz) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+/* Finds a tensor and checks its shape; ne1 = 0 for a vector. */
+static const hr_gguf_tensor *want(const hr_gguf *g, const char *name, int64_t ne0, int64_t ne1, bool f32_only,
+                                  bool optional, char *err, size_t errsz, bool *bad) {
+    const hr_gguf_tensor *t = hr_gguf_find_tensor(g, name);
+    if (!t) {
+        if (!optional) {
+            seterr(err, errsz, "missing tensor '%s'", name);
+            *bad = true;
+        }
+        return NULL;
+    }
+    bool shape_ok = t->ne[0] == ne0 && t->ne[1] == (ne1 ? ne1 : 1) && t->ne[2] == 1 && t->ne[3] == 1;
+    if (!shape_ok) {
+        seterr(err, errsz, "tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", name, (long long)t->ne[0],
+               (long long)t->ne[1], (long long)ne0, (long long)(ne1 ? ne1 : 1));
+        *bad = true;
+        return NULL;
+    }
+    if (f32_only && t->type != HR_TYPE_F32) {
+        seterr(err, errsz, "tensor '%s' must be f32", name);
+        *bad = true;
+        return NULL;
+    }
+    const hr_type_traits *tr = hr_type_get(t->type);
+    if (!tr || !tr->supported) {
+        seterr(err, errsz, "tensor '%s' has type %s, which the engine cannot compute", name, tr ? tr->name : "?");
+        *bad = true;
+        return NULL;
+    }
+    return t;
+}
+
+static bool get_hp(const hr_gguf *g, const char *arch, const char *suffix, uint32_t *out, bool required, char *err,
+                   size_t errsz) {
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    if (hr_gguf_get_u32(g, key, out)) return true;
+    if (required) seterr(err, errsz, "missing or invalid metadata '%s'", key);
+    return !required;
+}
+
+hr_model *hr_model_from_gguf(hr_gguf *g, char *err, size_t errsz) {
+    if (!g) return NULL;
+    hr_model *m = hr_xcalloc(1, sizeof *m);
+    m->g = g;
+    hr_model_info *in = &m->info;
+    const char *arch = hr_gguf_get_str(g, "general.architecture", NULL);
+    if (!arch) {
+        seterr(err, errsz, "missing general.architecture");
+        goto fail;
+    }
+    if (strcmp(arch, "llama") != 0) {
+        seterr(err, errsz, "unsupported architecture '%.60s' (only 'llama' is supported)", arch);
+        goto fail;
+    }
+    snprintf(in->arch, sizeof in->arch, "%s", arch);
+    const char *name = hr_gguf_get_str(g, "general.name", NULL);
+    snprintf(in->name, sizeof in->name, "%s", name ? name : "");
+    uint32_t n_embd = 0, n_layer = 0, n_ff = 0, n_head = 0, n_head_kv = 0, n_ctx = 0, rope_dim = 0, key_len = 0;
+    if (!get_hp(g, arch, "embedding_length", &n_embd, true, err, errsz) ||
+        !get_hp(g, arch, "block_count", &n_layer, true, err, errsz) ||
+        !get_hp(g, arch, "feed_forward_length", &n_ff, true, err, errsz) ||
+        !get_hp(g, arch, "attention.head_count", &n_head, true, err, errsz))
+        goto fail;
+    n_head_kv = n_head;
+    get_hp(g, arch, "attention.head_count_kv", &n_head_kv, false, err, errsz);
+    n_ctx = 2048;
+    get_hp(g, arch, "context_length", &n_ctx, false, err, errsz);
+    if (n_embd == 0 || n_embd > MAX_EMBD || n_layer == 0 || n_layer > MAX_LAYERS || n_head == 0 || n_ff == 0 ||
+        n_ff > 16 * MAX_EMBD || n_head_kv == 0 || n_head % n_head_kv || n_embd % n_head || (n_embd / n_head) % 2 ||
+        n_ctx == 0) {
+        seterr(err, errsz,
+               "invalid hyperparameters: n_embd %u, n_layer %u, n_ff %u, n_head %u, n_head_kv %u, context %u", n_embd,
+               n_layer, n_ff, n_head, n_head_kv, n_ctx);
+        goto fail;
+    }
+    int hd = (int)(n_embd / n_head);
+    if (get_hp(g, arch, "attention.key_length", &key_len, false, err, errsz) && key_len && key_len != (uint32_t)hd) {
+        seterr(err, errsz, "attention.key_length %u != n_embd/n_head %d is not supported", key_len, hd);
+        goto fail;
+    }
+    rope_dim = (uint32_t)hd;
+    get_hp(g, arch, "rope.dimension_count", &rope_dim, false, err, errsz);
+    if (rope_dim == 0 || rope_dim > (uint32_t)hd || rope_dim % 2) {
+        seterr(err, errsz, "invalid rope.dimension_count %u for head size %d", rope_dim, hd);
+        goto fail;
+    }
+    m->rope_dim = (int)rope_dim;
+    in->n_embd = (int)n_embd;
+    in->n_layer = (int)n_layer;
+    in->n_ff = (int)n_ff;
+    in->n_head = (int)n_head;
+    in->n_head_kv = (int)n_head_kv;
+    in->head_dim = hd;
+    in->n_ctx_train = (int)(n_ctx > (1u << 24) ? (1u << 24) : n_ctx);
+    in->rms_eps = 1e-5f;
+    char key[160];
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    hr_gguf_get_f32(g, key, &in->rms_eps);
+    in->rope_base = 10000.0f;
+    snprintf(key, sizeof key, "%s.rope.freq_base", arch);
+    hr_gguf_get_f32(g, key, &in->rope_base);
+    if (!(in->rms_eps > 0 && in->rms_eps < 1) || !(in->rope_base > 1)) {
+        seterr(err, errsz, "invalid rms epsilon %g or rope base %g", in->rms_eps, in->rope_base);
+        goto fail;
+    }
+
+    const hr_gguf_tensor *te = hr_gguf_find_tensor(g, "token_embd.weight");
+    if (!te) {
+        seterr(err, errsz, "missing tensor 'token_embd.weight'");
+        goto fail;
+    }
+    if (te->ne[1] < 1 || te->ne[1] > MAX_VOCAB) {
+        seterr(err, errsz, "token_embd.weight has %lld rows (vocab), limit %d", (long long)te->ne[1], MAX_VOCAB);
+        goto fail;
+    }
+    in->n_vocab = (int)te->ne[1];
+    bool bad = false;
+    int64_t E = n_embd, V = in->n_vocab, F = n_ff, KV = (int64_t)n_head_kv * hd;
+    m->tok_embd = want(g, "token_embd.weight", E, V, false, false, err, errsz, &bad);
+    m->out_norm = want(g, "output_norm.weight", E, 0, true, false, err, errsz, &bad);
+    if (bad) goto fail;
+    m->output = want(g, "output.weight", E, V, false, true, err, errsz, &bad);
+    if (bad) goto fail;
+    in->tied_output = m->output == NULL;
+    if (!m->output) m->output = m->tok_embd;
+    const hr_gguf_tensor *rf = want(g, "rope_freqs.weight", (int64_t)rope_dim / 2, 0, true, true, err, errsz, &bad);
+    if (bad) goto fail;
+    if (rf) {
+        m->rope_freqs = rf->data;
+        in->rope_scaled = true;
+    }
+    m->layers = hr_xcalloc(n_layer, sizeof(layer_w));
+    for (uint32_t l = 0; l < n_layer && !bad; l++) {
+        layer_w *L = &m->layers[l];
+        char nm[96];
+#define W(field, suffix, ne0, ne1, f32)                                                   \
+    snprintf(nm, sizeof nm, "blk.%u.%s.weight", l, suffix);                              \
+    L->field = want(g, nm, ne0, ne1, f32, false, err, errsz, &bad);                      \
+    if (bad) break;
+        W(attn_norm, "attn_norm", E, 0, true);
+        W(wq, "attn_q", E, E, false);
+        W(wk, "attn_k", E, KV, false);
+        W(wv, "attn_v", E, KV, false);
+        W(wo, "attn_output", E, E, false);
+        W(ffn_norm, "ffn_norm", E, 0, true);
+        W(gate, "ffn_gate", E, F, false);
+        W(up, "ffn_up", E, F, false);
+        W(down, "ffn_down", F, E, false);
+#undef W
+    }
+    if (bad) goto fail;
+    /* stats */
+    size_t counts[HR_TYPE_COUNT] = {0};
+    for (int64_t i = 0; i < hr_gguf_n_tensors(g); i++) {
+        const hr_gguf_tensor *t = hr_gguf_tensor_at(g, i);
+        in->n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+        in->weight_bytes += t->nbytes;
+        if (t->type >= 0 && t->type < HR_TYPE_COUNT && t->n_dims >= 2) counts[t->type] += t->nbytes;
+    }
+    size_t best = 0;
+    for (int t = 0; t < HR_TYPE_COUNT; t++)
+        if (counts[t] > best) {
+            best = counts[t];
+            in->main_type = t;
+        }
+    return m;
+fail:
+    hr_model_free(m);
+    return NULL;
+}
+
+hr_model *hr_model_load(const char *path, char *err, size_t errsz) {
+    char e2[256] = "";
+    hr_gguf *g = hr_gguf_open(path, err, errsz);
+    if (!g) return NULL;
+    hr_model *m = hr_model_from_gguf(g, e2, sizeof e2);
+    if (!m) seterr(err, errsz, "%s: %s", path, e2);
+    return m;
+}
+
+void hr_model_free(hr_model *m) {
+    if (!m) return;
+    hr_gguf_close(m->g);
+    free(m->layers);
+    free(m);
+}
+
+const hr_model_info *hr_model_get_info(const hr_model *m) { return &m->info; }
+const hr_gguf *hr_model_gguf(const hr_model *m) { return m->g; }
+
+void hr_model_prefault(const hr_model *m, void (*progress)(void *ud, double frac), void *ud) {
+    int64_t n = hr_gguf_n_tensors(m->g);
+    size_t total = m->info.weight_bytes ? m->info.weight_bytes : 1, done = 0;
+    volatile uint8_t sink = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const hr_gguf_tensor *t = hr_gguf_tensor_at(m->g, i);
+        const uint8_t *p = t->data;
+        for (size_t o = 0; o < t->nbytes; o += 4096) sink ^= p[o];
+        done += t->nbytes;
+        if (progress) progress(ud, (double)done / (double)total);
+    }
+    (void)sink;
+}
+
+/* ============================== context ================================== */
+
+struct hr_ctx {
+    const hr_model *m;
+    int n_ctx, n_seq, n_batch, n_threads;
+    hr_pool *pool;
+    float *kc, *vc; /* [n_seq][n_layer][n_ctx][kv_dim] */
+    int *seq_len;
+    /* scratch, [n_batch][width] */
+    float *x, *xn, *q, *k, *v, *att, *hb, *hb2;
+    float *rope_cos, *rope_sin; /* [n_batch][rope_dim/2] */
+    uint8_t *xq[3];             /* quantized activations, one per vec_dot type in use */
+    int xq_type[3];
+    size_t xq_cap;
+    float *scores; /* [n_threads][n_ctx] */
+    float *logits; /* [n_batch][n_vocab] */
+    int n_logits;
+    int32_t *out_rows; /* batch index of each logits row */
+    float *inv_freq;   /* [rope_dim/2] */
+};
+
+hr_ctx_params hr_ctx_default_params(void) {
+    hr_ctx_params p = {0, 1, 512, 0};
+    return p;
+}
+
+int hr_ctx_n_ctx(const hr_ctx *c) { return c->n_ctx; }
+size_t hr_ctx_kv_bytes(const hr_ctx *c) {
+    const hr_model_info *in = &c->m->info;
+    return (size_t)2 * c->n_seq * in->n_layer * c->n_ctx * in->n_head_kv * in->head_dim * sizeof(float);
+}
+
+hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *pp, char *err, size_t errsz) {
+    hr_ctx_params p = pp ? *pp : hr_ctx_default_params();
+    const hr_model_info *in = &m->info;
+    if (p.n_ctx <= 0) p.n_ctx = in->n_ctx_train < 4096 ? in->n_ctx_train : 4096;
+    if (p.n_seq <= 0) p.n_seq = 1;
+    if (p.n_batch <= 0) p.n_batch = 512;
+    if (p.n_threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        p.n_threads = n > 0 ? (int)n : 1;
+    }
+    if (p.n_ctx > (1 << 20) || p.n_seq > 1024 || p.n_batch > 8192 || p.n_threads > 256) {
+        seterr(err, errsz, "context params out of range: n_ctx %d (max 1M), n_seq %d (max 1024), n_batch %d (max 8192)",
+               p.n_ctx, p.n_seq, p.n_batch);
+        return NULL;
+    }
+    size_t kv_dim = (size_t)in->n_head_kv * in->head_dim;
+    size_t kv_elems = (size_t)p.n_seq * in->n_layer * p.n_ctx * kv_dim;
+    if (kv_elems > ((size_t)1 << 36) / sizeof(float)) {
+        seterr(err, errsz, "KV cache of %zu MiB is too large: lower n_ctx or n_seq", kv_elems * 8 >> 20);
+        return NULL;
+    }
+    hr_ctx *c = hr_xcalloc(1, sizeof *c);
+    c->m = m;
+    c->n_ctx = p.n_ctx;
+    c->n_seq = p.n_seq;
+    c->n_batch = p.n_batch;
+    c->n_threads = p.n_threads;
+    c->pool = hr_pool_create(p.n_threads);
+    c->kc = hr_xmalloc(kv_elems * sizeof(float));
+    c->vc = hr_xmalloc(kv_elems * sizeof(float));
+    c->seq_len = hr_xcalloc((size_t)p.n_seq, sizeof(int));
+    size_t B = (size_t)p.n_batch, E = (size_t)in->n_embd, F = (size_t)in->n_ff;
+    c->x = hr_xmalloc(B * E * sizeof(float));
+    c->xn = hr_xmalloc(B * E * sizeof(float));
+    c->q = hr_xmalloc(B * E * sizeof(float));
+    c->k = hr_xmalloc(B * kv_dim * sizeof(float));
+    c->v = hr_xmalloc(B * kv_dim * sizeof(float));
+    c->att = hr_xmalloc(B * E * sizeof(float));
+    c->hb = hr_xmalloc(B * F * sizeof(float));
+    c->hb2 = hr_xmalloc(B * F * sizeof(float));
+    size_t half = (size_t)m->rope_dim / 2;
+    c->rope_cos = hr_xmalloc(B * half * sizeof(float));
+    c->rope_sin = hr_xmalloc(B * half * sizeof(float));
+    size_t kmax = E > F ? E : F;
+    c->xq_cap = B * kmax * sizeof(float) + 1024; /* f32 is the widest activation type */
+    for (int i = 0; i < 3; i++) c->xq[i] = hr_xmalloc(c->xq_cap);
+    c->scores = hr_xmalloc((size_t)c->n_threads * (size_t)p.n_ctx * sizeof(float));
+    c->logits = hr_xmalloc(B * (size_t)in->n_vocab * sizeof(float));
+    c->out_rows = hr_xmalloc(B * sizeof(int32_t));
+    c->inv_freq = hr_xmalloc(half * sizeof(float));
+    for (size_t i = 0; i < half; i++) {
+        double f = pow((double)in->rope_base, -2.0 * (double)i / (double)m->rope_dim);
+        if (m->rope_freqs) f /= (double)m->rope_freqs[i];
+        c->inv_freq[i] = (float)f;
+    }
+    return c;
+}
+
+void hr_ctx_free(hr_ctx *c) {
+    if (!c) return;
+    hr_pool_free(c->pool);
+    free(c->kc);
+    free(c->vc);
+    free(c->seq_len);
+    free(c->x);
+    free(c->xn);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->att);
+    free(c->hb);
+    free(c->hb2);
+    free(c->rope_cos);
+    free(c->rope_sin);
+    for (int i = 0; i < 3; i++) free(c->xq[i]);
+    free(c->scores);
+    free(c->logits);
+    free(c->out_rows);
+    free(c->inv_freq);
+    free(c);
+}
+
+int hr_ctx_seq_len(const hr_ctx *c, int seq) { return seq >= 0 && seq < c->n_seq ? c->seq_len[seq] : 0; }
+void hr_ctx_seq_truncate(hr_ctx *c, int seq, int n_keep) {
+    if (seq < 0 || seq >= c->n_seq) return;
+    if (n_keep < 0) n_keep = 0;
+    if (n_keep < c->seq_len[seq]) c->seq_len[seq] = n_keep;
+}
+const float *hr_ctx_logits(const hr_ctx *c, int i) {
+    if (i < 0 || i >= c->n_logits) return NULL;
+    return c->logits + (size_t)i * c->m->info.n_vocab;
+}
+
+/* ---------------------------- parallel matmul ----------------------------- */
+
+typedef struct mm_op {
+    const hr_gguf_tensor *w;
+    const void *xq;
+    float *y;
+    int64_t ldy;
+} mm_op;
+
+typedef struct mm_job {
+    mm_op ops[3];
+    int n_ops;
+    int nb;
+    int64_t chunk;
+    int64_t n_chunks[3];
+    int64_t total_chunks;
+    _Atomic int64_t next;
+} mm_job;
+
+static void mm_worker(void *ud, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    mm_job *j = ud;
+    for (;;) {
+        int64_t ci = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (ci >= j->total_chunks) break;
+        int o = 0;
+        while (ci >= j->n_chunks[o]) ci -= j->n_chunks[o++];
+        const mm_op *op = &j->ops[o];
+        int64_t rows = op->w->ne[1];
+        int64_t r0 = ci * j->chunk, r1 = r0 + j->chunk;
+        if (r1 > rows) r1 = rows;
+        hr_matmul_rows(op->w->type, op->w->data, op->w->ne[0], r0, r1, op->xq, j->nb, op->y, op->ldy);
+    }
+}
+
+/* Quantizes nb rows of x (width k) for weights of type wtype; returns the
+ * buffer. Rows already prepared for the same activation type are reused. */
+typedef struct act_cache {
+    int n;
+    int type[3];
+} act_cache;
+
+static const void *prep_act(hr_ctx *c, act_cache *ac, int wtype, const float *x, int nb, int64_t k) {
+    int at = hr_vec_dot_type(wtype);
+    for (int i = 0; i < ac->n; i++)
+        if (ac->type[i] == at) return c->xq[i];
+    int slot = ac->n < 3 ? ac->n++ : 2;
+    ac->type[slot] = at;
+    size_t stride = hr_type_row_bytes(at, k);
+    for (int b = 0; b < nb; b++) hr_quantize_activation_row(wtype, x + (size_t)b * k, c->xq[slot] + b * stride, k);
+    return c->xq[slot];
+}
+
+/* y_i = W_i x for up to three weights sharing the input x ([nb][k]). */
+static void matmul_multi(hr_ctx *c, int n_ops, const hr_gguf_tensor *const *ws, const float *x, int nb,
+                         float *const *ys) {
+    mm_job j;
+    memset(&j, 0, sizeof j);
+    act_cache ac = {0};
+    int64_t k = ws[0]->ne[0];
+    int64_t maxrows = 0;
+    for (int i = 0; i < n_ops; i++) {
+        j.ops[i].w = ws[i];
+        j.ops[i].xq = prep_act(c, &ac, ws[i]->type, x, nb, k);
+        j.ops[i].y = ys[i];
+        j.ops[i].ldy = ws[i]->ne[1];
+        if (ws[i]->ne[1] > maxrows) maxrows = ws[i]->ne[1];
+    }
+    int nth = hr_pool_size(c->pool);
+    int64_t chunk = maxrows / (nth * 8);
+    if (nb > 1 && chunk > 64) chunk = 64;
+    chunk = (chunk + 15) & ~(int64_t)15;
+    if (chunk < 16) chunk = 16;
+    j.chunk = chunk;
+    j.n_ops = n_ops;
+    j.nb = nb;
+    for (int i = 0; i < n_ops; i++) {
+        j.n_chunks[i] = (ws[i]->ne[1] + chunk - 1) / chunk;
+        j.total_chunks += j.n_chunks[i];
+    }
+    atomic_store(&j.next, 0);
+    hr_pool_run(c->pool, mm_worker, &j);
+}
+
+static void matmul(hr_ctx *c, const hr_gguf_tensor *w, const float *x, int nb, float *y) {
+    matmul_multi(c, 1, &w, x, nb, &y);
+}
+
+/* ------------------------------ attention --------------------------------- */
+
+typedef struct att_job {
+    hr_ctx *c;
+    const hr_batch_entry *batch;
+    int nb, layer;
+    _Atomic int next;
+} att_job;
+
+static void att_worker(void *ud, int ith, int nth) {
+    (void)nth;
+    att_job *j = ud;
+    hr_ctx *c = j->c;
+    const hr_model_info *in = &c->m->info;
+    int hd = in->head_dim, nh = in->n_head, group = in->n_head / in->n_head_kv;
+    size_t kv_dim = (size_t)in->n_head_kv * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *sc = c->scores + (size_t)ith * c->n_ctx;
+    int total = j->nb * nh;
+    for (;;) {
+        int w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (w >= total) break;
+        int b = w / nh, h = w % nh, kvh = h / group;
+        const hr_batch_entry *e = &j->batch[b];
+        size_t base = (((size_t)e->seq * in->n_layer + j->layer) * c->n_ctx) * kv_dim + (size_t)kvh * hd;
+        const float *K = c->kc + base, *V = c->vc + base;
+        const float *qv = c->q + (size_t)b * in->n_embd + (size_t)h * hd;
+        int n = e->pos + 1;
+        float mx = -INFINITY;
+        for (int t = 0; t < n; t++) {
+            const float *kt = K + (size_t)t * kv_dim;
+            float s = 0;
+            for (int d = 0; d < hd; d++) s += qv[d] * kt[d];
+            s *= scale;
+            sc[t] = s;
+            if (s > mx) mx = s;
+        }
+        float sum = 0;
+        for (int t = 0; t < n; t++) {
+            sc[t] = expf(sc[t] - mx);
+            sum += sc[t];
+        }
+        float inv = 1.0f / sum;
+        float *out = c->att + (size_t)b * in->n_embd + (size_t)h * hd;
+        for (int d = 0; d < hd; d++) out[d] = 0;
+        for (int t = 0; t < n; t++) {
+            const float *vt = V + (size_t)t * kv_dim;
+            float p = sc[t] * inv;
+            for (int d = 0; d < hd; d++) out[d] += p * vt[d];
+        }
+    }
+}
+
+/* ------------------------------- helpers ---------------------------------- */
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float s = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * s * w[i];
+}
+
+static void rope(float *v, int n_heads, int hd, int rope_dim, const float *cs, const float *sn) {
+    for (int h = 0; h < n_heads; h++) {
+        float *p = v + (size_t)h * hd;
+        for (int i = 0; i < rope_dim / 2; i++) {
+            float a = p[2 * i], b = p[2 * i + 1];
+            p[2 * i] = a * cs[i] - b * sn[i];
+            p[2 * i + 1] = a * sn[i] + b * cs[i];
+        }
+    }
+}
+
+static int check_batch(const hr_ctx *c, const hr_batch_entry *batch, int n, char *err, size_t errsz) {
+    if (n < 1 || n > c->n_batch) {
+        seterr(err, errsz, "batch of %d entries (must be 1..%d)", n, c->n_batch);
+        return -1;
+    }
+    int *next = hr_xmalloc((size_t)c->n_seq * sizeof(int));
+    for (int s = 0; s < c->n_seq; s++) next[s] = -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const hr_batch_entry *e = &batch[i];
+        if (e->seq < 0 || e->seq >= c->n_seq) {
+            seterr(err, errsz, "entry %d: sequence %d out of range (n_seq %d)", i, e->seq, c->n_seq);
+            rc = -1;
+        } else if (e->token < 0 || e->token >= c->m->info.n_vocab) {
+            seterr(err, errsz, "entry %d: token %d out of range (vocab %d)", i, e->token, c->m->info.n_vocab);
+            rc = -1;
+        } else if (e->pos < 0 || e->pos >= c->n_ctx) {
+            seterr(err, errsz, "entry %d: position %d outside the context (%d)", i, e->pos, c->n_ctx);
+            rc = -1;
+        } else if (next[e->seq] < 0 ? e->pos > c->seq_len[e->seq] : e->pos != next[e->seq]) {
+            seterr(err, errsz, "entry %d: position %d of sequence %d leaves a gap (expected %s%d)", i, e->pos, e->seq,
+                   next[e->seq] < 0 ? "<= " : "", next[e->seq] < 0 ? c->seq_len[e->seq] : next[e->seq]);
+            rc = -1;
+        } else {
+            next[e->seq] = e->pos + 1;
+        }
+    }
+    free(next);
+    return rc;
+}
+
+int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, size_t errsz) {
+    if (check_batch(c, batch, nb, err, errsz) < 0) return -1;
+    const hr_model *m = c->m;
+    const hr_model_info *in = &m->info;
+    int E = in->n_embd, F = in->n_ff, hd = in->head_dim, half = m->rope_dim / 2;
+    size_t kv_dim = (size_t)in->n_head_kv * hd;
+    size_t emb_row = hr_type_row_bytes(m->tok_embd->type, E);
+
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *row = (const uint8_t *)m->tok_embd->data + (size_t)batch[b].token * emb_row;
+        hr_dequantize_row(m->tok_embd->type, row, c->x + (size_t)b * E, E);
+        for (int i = 0; i < half; i++) {
+            float th = (float)batch[b].pos * c->inv_freq[i];
+            c->rope_cos[(size_t)b * half + i] = cosf(th);
+            c->rope_sin[(size_t)b * half + i] = sinf(th);
+        }
+    }
+    for (int l = 0; l < in->n_layer; l++) {
+        const layer_w *L = &m->layers[l];
+        for (int b = 0; b < nb; b++)
+            rmsnorm(c->xn + (size_t)b * E, c->x + (size_t)b * E, L->attn_norm->data, E, in->rms_eps);
+        const hr_gguf_tensor *qkv[3] = {L->wq, L->wk, L->wv};
+        float *ys[3] = {c->q, c->k, c->v};
+        matmul_multi(c, 3, qkv, c->xn, nb, ys);
+        for (int b = 0; b < nb; b++) {
+            const float *cs = c->rope_cos + (size_t)b * half, *sn = c->rope_sin + (size_t)b * half;
+            rope(c->q + (size_t)b * E, in->n_head, hd, m->rope_dim, cs, sn);
+            rope(c->k + (size_t)b * kv_dim, in->n_head_kv, hd, m->rope_dim, cs, sn);
+            const hr_batch_entry *e = &batch[b];
+            size_t off = ((((size_t)e->seq * in->n_layer + l) * c->n_ctx) + e->pos) * kv_dim;
+            memcpy(c->kc + off, c->k + (size_t)b * kv_dim, kv_dim * sizeof(float));
+            memcpy(c->vc + off, c->v + (size_t)b * kv_dim, kv_dim * sizeof(float));
+        }
+        att_job aj = {.c = c, .batch = batch, .nb = nb, .layer = l};
+        atomic_store(&aj.next, 0);
+        hr_pool_run(c->pool, att_worker, &aj);
+        matmul(c, L->wo, c->att, nb, c->xn);
+        for (size_t i = 0; i < (size_t)nb * E; i++) c->x[i] += c->xn[i];
+
+        for (int b = 0; b < nb; b++)
+            rmsnorm(c->xn + (size_t)b * E, c->x + (size_t)b * E, L->ffn_norm->data, E, in->rms_eps);
+        const hr_gguf_tensor *gu[2] = {L->gate, L->up};
+        float *ys2[2] = {c->hb, c->hb2};
+        matmul_multi(c, 2, gu, c->xn, nb, ys2);
+        for (size_t i = 0; i < (size_t)nb * F; i++) {
+            float g = c->hb[i];
+            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+        }
+        matmul(c, L->down, c->hb, nb, c->xn);
+        for (size_t i = 0; i < (size_t)nb * E; i++) c->x[i] += c->xn[i];
+    }
+    for (int b = 0; b < nb; b++) {
+        int s = batch[b].seq;
+        c->seq_len[s] = batch[b].pos + 1; /* entries of a sequence are consecutive: the last wins */
+    }
+    /* final norm only for rows that want logits */
+    int n_out = 0;
+    for (int b = 0; b < nb; b++) {
+        if (!batch[b].logits) continue;
+        rmsnorm(c->xn + (size_t)n_out * E, c->x + (size_t)b * E, m->out_norm->data, E, in->rms_eps);
+        c->out_rows[n_out++] = b;
+    }
+    c->n_logits = n_out;
+    if (n_out) matmul(c, m->output, c->xn, n_out, c->logits);
+    return n_out;
+}

@@ -1,0 +1,18 @@
+/* Engine-internal thread pool: n-1 worker threads plus the calling thread.
+ * hr_pool_run() runs fn(ud, ith, nth) on every thread (ith 0 = the caller)
+ * and returns when all have finished. Workers spin briefly after a job (the
+ * next one usually follows within microseconds during a forward pass), then
+ * sleep on a condition variable so an idle engine burns no CPU.
+ * One caller at a time per pool. */
+#ifndef HR_ENGINE_THREADPOOL_H
+#define HR_ENGINE_THREADPOOL_H
+
+typedef struct hr_pool hr_pool;
+typedef void (*hr_pool_fn)(void *ud, int ith, int nth);
+
+hr_pool *hr_pool_create(int n_threads); /* n_threads >= 1; capped at 256 */
+void hr_pool_free(hr_pool *p);          /* NULL ok; joins the workers */
+int hr_pool_size(const hr_pool *p);
+void hr_pool_run(hr_pool *p, hr_pool_fn fn, void *ud);
+
+#endif
