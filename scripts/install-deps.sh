@@ -8,6 +8,7 @@ pkgs=(
   libevent-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
   libsqlite3-dev libpq-dev libxgboost-dev libpcre2-dev
   libcmocka-dev python3 python3-numpy
+  postgresql   # server binaries for the request-log PostgreSQL test (skipped without them)
 )
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(wrk nginx)

@@ -229,8 +229,9 @@ static void pg_drain(PGconn *c) {
     while ((r = PQgetResult(c))) PQclear(r);
 }
 
-static long pg_query(void *conn, const hr_store_query *q, hr_store_row_fn fn, void *ud, char *err, size_t errlen) {
-    PGconn *c = conn;
+/* One attempt; *lost is set when the connection was found dead before any row came. */
+static long pg_query_once(PGconn *c, const hr_store_query *q, hr_store_row_fn fn, void *ud, bool *lost, char *err,
+                          size_t errlen) {
     const char *params[5];
     char since[NUM_LEN], until[NUM_LEN], limit[NUM_LEN];
     int np = 0;
@@ -267,7 +268,7 @@ static long pg_query(void *conn, const hr_store_query *q, hr_store_row_fn fn, vo
     hr_buf_free(&sql);
     if (!ok) {
         pg_err(err, errlen, "query", PQerrorMessage(c));
-        if (PQstatus(c) != CONNECTION_OK) PQreset(c); /* next call gets a fresh connection */
+        *lost = PQstatus(c) != CONNECTION_OK;
         return -1;
     }
     PQsetSingleRowMode(c);
@@ -306,24 +307,43 @@ static long pg_query(void *conn, const hr_store_query *q, hr_store_row_fn fn, vo
         PQclear(r);
     }
     if (stopped || failed) pg_drain(c);
-    if (PQstatus(c) != CONNECTION_OK) PQreset(c);
+    *lost = failed && n == 0 && PQstatus(c) != CONNECTION_OK;
     return failed ? -1 : n;
 }
+
+static long pg_query(void *conn, const hr_store_query *q, hr_store_row_fn fn, void *ud, char *err, size_t errlen) {
+    PGconn *c = conn;
+    bool lost = false;
+    long n = pg_query_once(c, q, fn, ud, &lost, err, errlen);
+    if (lost) { /* server restart or failover: one retry on a fresh connection */
+        PQreset(c);
+        if (PQstatus(c) != CONNECTION_OK) return -1;
+        PQsetClientEncoding(c, "UTF8");
+        n = pg_query_once(c, q, fn, ud, &lost, err, errlen);
+    }
+    return n;
+}
+
+#define STATS_SQL                                                                                  \
+    "SELECT tier, status, COUNT(*), SUM(forced), SUM(prompt_tokens), SUM(completion_tokens),"      \
+    " SUM(latency_ms), MIN(ts_ms), MAX(ts_ms) FROM requests"                                      \
+    " WHERE ts_ms >= $1 AND ts_ms < $2 GROUP BY tier, status ORDER BY tier, status"
 
 static int pg_stats(void *conn, int64_t since_ms, int64_t until_ms, hr_store_stats *out, char *err, size_t errlen) {
     PGconn *c = conn;
     char since[NUM_LEN], until[NUM_LEN];
     const char *params[2] = {num_i64(since, since_ms ? since_ms : INT64_MIN),
                              num_i64(until, until_ms ? until_ms : INT64_MAX)};
-    PGresult *r = PQexecParams(c,
-                               "SELECT tier, status, COUNT(*), SUM(forced), SUM(prompt_tokens),"
-                               " SUM(completion_tokens), SUM(latency_ms), MIN(ts_ms), MAX(ts_ms) FROM requests"
-                               " WHERE ts_ms >= $1 AND ts_ms < $2 GROUP BY tier, status ORDER BY tier, status",
-                               2, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, STATS_SQL, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQstatus(c) != CONNECTION_OK) { /* one retry, as in query */
+        PQclear(r);
+        PQreset(c);
+        PQsetClientEncoding(c, "UTF8");
+        r = PQexecParams(c, STATS_SQL, 2, NULL, params, NULL, NULL, 0);
+    }
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pg_err(err, errlen, "stats", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
         PQclear(r);
-        if (PQstatus(c) != CONNECTION_OK) PQreset(c);
         return -1;
     }
     for (int i = 0; i < PQntuples(r); i++) {
