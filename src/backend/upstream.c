@@ -1,0 +1,433 @@
+/* Upstream backend: an OpenAI-compatible HTTP server (llama.cpp server, vLLM,
+ * Ollama, ...) reached with libcurl's multi interface on the caller's loop.
+ *
+ * The request body is the client's JSON with `model` rewritten to the tier's
+ * upstream model name; streaming requests always ask the upstream for usage
+ * (stream_options.include_usage) so tokens are counted, and the usage-only
+ * chunk is dropped again when the client did not ask for it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "backend/backend.h"
+#include "backend/upstream_internal.h"
+#include "core/buf.h"
+#include "core/log.h"
+
+#define MAX_RESPONSE_BYTES (64u << 20) /* a non-streamed answer larger than this is an error */
+#define MAX_SSE_EVENT_BYTES (8u << 20)
+
+typedef struct xfer xfer;
+struct xfer {
+    void (*finish)(xfer *x, CURLcode rc);
+    CURL *easy;
+    hr_loop *loop;
+};
+
+typedef struct upstream {
+    hr_backend base;
+    char *chat_url;
+    char *models_url;
+    char *auth_header;
+    long connect_timeout_ms;
+    long request_timeout_ms;
+    long idle_timeout_s;
+} upstream;
+
+struct hr_call {
+    xfer x; /* first: CURLINFO_PRIVATE points here */
+    upstream *up;
+    hr_sink *sink;
+    hr_chat_request *req;
+    char *body;
+    struct curl_slist *headers;
+    hr_buf buf;             /* non-stream: the body; stream: unparsed SSE bytes */
+    hr_usage usage;
+    long status;
+    bool stream;
+    bool client_usage;      /* forward the usage chunk */
+    bool got_bytes;
+    bool finished;          /* a terminal sink callback was made */
+    bool in_callback;
+    bool cancelled;
+};
+
+static void call_free(hr_call *c) {
+    if (c->x.easy) {
+        curl_multi_remove_handle(hr_loop_curl_multi(c->x.loop), c->x.easy);
+        curl_easy_cleanup(c->x.easy);
+    }
+    curl_slist_free_all(c->headers);
+    free(c->body);
+    hr_buf_free(&c->buf);
+    free(c);
+}
+
+void hr_upstream_transfer_done(CURL *easy, CURLcode rc) {
+    xfer *x = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    if (x) x->finish(x, rc);
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+static void sink_error(hr_call *c, int status, const char *type, const char *code, bool retryable, const char *fmt,
+                       ...) __attribute__((format(printf, 6, 7)));
+static void sink_error(hr_call *c, int status, const char *type, const char *code, bool retryable, const char *fmt,
+                       ...) {
+    if (c->finished || c->cancelled) return;
+    c->finished = true;
+    hr_backend_error e = {status, type, code, {0}, retryable};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    c->sink->ops->error(c->sink, &e);
+}
+
+/* An upstream answered with an error status: keep its message, map the status. */
+static void upstream_http_error(hr_call *c) {
+    cJSON *j = c->buf.len ? cJSON_ParseWithLength(c->buf.data, c->buf.len) : NULL;
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *msg = cJSON_IsObject(err) ? cJSON_GetObjectItemCaseSensitive(err, "message") : err;
+    const char *text = cJSON_IsString(msg) ? msg->valuestring : (c->buf.len && !j ? c->buf.data : "no message");
+    int status = (int)c->status;
+    bool client_fault = status == 400 || status == 404 || status == 413 || status == 422 || status == 429;
+    sink_error(c, client_fault ? status : 502, client_fault ? "invalid_request_error" : "upstream_error",
+               client_fault ? "upstream_rejected" : "upstream_error", false, "upstream %s returned HTTP %ld: %.200s",
+               c->up->base.label, c->status, text);
+    cJSON_Delete(j);
+}
+
+static void read_usage(const cJSON *obj, hr_usage *u) {
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(obj, "usage");
+    if (!cJSON_IsObject(usage)) return;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
+    if (cJSON_IsNumber(p)) u->prompt_tokens = (long)p->valuedouble;
+    if (cJSON_IsNumber(k)) u->completion_tokens = (long)k->valuedouble;
+}
+
+/* ---- streaming: SSE events -------------------------------------------- */
+
+/* Handles one SSE event (the text between blank lines). */
+static void sse_event(hr_call *c, char *ev, size_t len) {
+    /* Collect the data: lines (an event may have several). */
+    hr_buf data;
+    hr_buf_init(&data, MAX_SSE_EVENT_BYTES);
+    char *p = ev, *end = ev + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *le = nl ? nl : end;
+        size_t ll = (size_t)(le - p);
+        if (ll && p[ll - 1] == '\r') ll--;
+        if (ll >= 5 && !memcmp(p, "data:", 5)) {
+            const char *v = p + 5;
+            size_t vl = ll - 5;
+            if (vl && *v == ' ') v++, vl--;
+            if (data.len) hr_buf_append(&data, "\n", 1);
+            hr_buf_append(&data, v, vl);
+        }
+        p = le + 1;
+    }
+    if (!data.len) goto out;
+    if (!strcmp(data.data, "[DONE]")) {
+        if (!c->finished && !c->cancelled) {
+            c->finished = true;
+            c->sink->ops->done(c->sink, &c->usage);
+        }
+        goto out;
+    }
+    cJSON *chunk = cJSON_ParseWithLength(data.data, data.len);
+    if (!chunk) {
+        hr_warn("upstream %s: ignoring an SSE event that is not JSON", c->up->base.label);
+        goto out;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(chunk, "error")) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(chunk, "error"), "message");
+        sink_error(c, 502, "upstream_error", "upstream_error", false, "upstream %s failed mid-stream: %.200s",
+                   c->up->base.label, cJSON_IsString(m) ? m->valuestring : "unknown error");
+        cJSON_Delete(chunk);
+        goto out;
+    }
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(chunk, "usage");
+    bool usage_only = cJSON_IsObject(usage) && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(chunk, "choices")) == 0;
+    if (cJSON_IsObject(usage)) read_usage(chunk, &c->usage);
+    if ((usage_only && !c->client_usage) || c->finished || c->cancelled) {
+        cJSON_Delete(chunk);
+        goto out;
+    }
+    if (!c->client_usage && usage) cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
+    c->sink->ops->chunk(c->sink, chunk);
+out:
+    hr_buf_free(&data);
+}
+
+static void sse_feed(hr_call *c) {
+    size_t start = 0;
+    for (;;) {
+        char *base = c->buf.data + start;
+        size_t avail = c->buf.len - start;
+        /* an event ends at a blank line: \n\n or \r\n\r\n */
+        char *sep = NULL;
+        size_t seplen = 0;
+        for (size_t i = 0; i + 1 < avail; i++) {
+            if (base[i] == '\n' && base[i + 1] == '\n') { sep = base + i; seplen = 2; break; }
+            if (base[i] == '\n' && base[i + 1] == '\r' && i + 2 < avail && base[i + 2] == '\n') {
+                sep = base + i; seplen = 3; break;
+            }
+        }
+        if (!sep) break;
+        size_t evlen = (size_t)(sep - base);
+        sse_event(c, base, evlen);
+        start += evlen + seplen;
+        if (c->cancelled) break;
+    }
+    if (start) {
+        memmove(c->buf.data, c->buf.data + start, c->buf.len - start);
+        c->buf.len -= start;
+        c->buf.data[c->buf.len] = 0;
+    }
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
+    hr_call *c = ud;
+    size_t n = size * nmemb;
+    if (c->cancelled) return 0; /* aborts the transfer */
+    if (!c->got_bytes) {
+        c->got_bytes = true;
+        curl_easy_getinfo(c->x.easy, CURLINFO_RESPONSE_CODE, &c->status);
+    }
+    if (hr_buf_append(&c->buf, ptr, n) < 0) {
+        sink_error(c, 502, "upstream_error", "upstream_too_large", false, "upstream %s: answer larger than %u MiB",
+                   c->up->base.label, (c->stream ? MAX_SSE_EVENT_BYTES : MAX_RESPONSE_BYTES) >> 20);
+        return 0;
+    }
+    if (c->stream && c->status == 200) {
+        c->in_callback = true;
+        sse_feed(c);
+        c->in_callback = false;
+        if (c->cancelled) return 0;
+    }
+    return n;
+}
+
+static bool connect_failure(CURLcode rc, hr_call *c) {
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return true;
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        return !c->got_bytes;
+    case CURLE_OPERATION_TIMEDOUT: {
+        curl_off_t connect_us = 0;
+        curl_easy_getinfo(c->x.easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+        return connect_us == 0 && !c->got_bytes;
+    }
+    default:
+        return false;
+    }
+}
+
+static void call_finish(xfer *x, CURLcode rc) {
+    hr_call *c = (hr_call *)x;
+    if (!c->cancelled) {
+        if (rc != CURLE_OK) {
+            bool retry = connect_failure(rc, c);
+            int status = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
+            sink_error(c, status, "upstream_error", retry ? "upstream_unreachable" : "upstream_error", retry,
+                       "upstream %s: %s", c->up->base.label, curl_easy_strerror(rc));
+        } else {
+            if (!c->got_bytes) curl_easy_getinfo(c->x.easy, CURLINFO_RESPONSE_CODE, &c->status);
+            if (c->status != 200) {
+                upstream_http_error(c);
+            } else if (c->stream) {
+                if (c->buf.len) sse_event(c, c->buf.data, c->buf.len); /* last event without blank line */
+                if (!c->finished) {
+                    c->finished = true;
+                    c->sink->ops->done(c->sink, &c->usage);
+                }
+            } else {
+                cJSON *obj = cJSON_ParseWithLength(c->buf.data ? c->buf.data : "", c->buf.len);
+                if (!cJSON_IsObject(obj)) {
+                    cJSON_Delete(obj);
+                    sink_error(c, 502, "upstream_error", "upstream_bad_json", false,
+                               "upstream %s answered with invalid JSON", c->up->base.label);
+                } else {
+                    read_usage(obj, &c->usage);
+                    c->finished = true;
+                    c->sink->ops->complete(c->sink, obj, &c->usage);
+                }
+            }
+        }
+    }
+    call_free(c);
+}
+
+/* ---- submit / cancel --------------------------------------------------- */
+
+static hr_call *up_submit(hr_backend *b, hr_loop *loop, hr_chat_request *req, hr_sink *sink) {
+    upstream *up = (upstream *)b;
+    hr_call *c = hr_xcalloc(1, sizeof *c);
+    c->x.finish = call_finish;
+    c->x.loop = loop;
+    c->up = up;
+    c->sink = sink;
+    c->req = req;
+    c->stream = req->stream;
+    c->client_usage = req->include_usage;
+    c->usage.prompt_tokens = c->usage.completion_tokens = -1;
+    hr_buf_init(&c->buf, c->stream ? MAX_SSE_EVENT_BYTES : MAX_RESPONSE_BYTES);
+
+    /* Rewrite the body for this upstream. */
+    cJSON *root = req->root;
+    if (b->cfg->model) {
+        cJSON *m = cJSON_CreateString(b->cfg->model);
+        if (cJSON_HasObjectItem(root, "model")) cJSON_ReplaceItemInObjectCaseSensitive(root, "model", m);
+        else cJSON_AddItemToObject(root, "model", m);
+    } else {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "model");
+    }
+    if (c->stream) {
+        cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+        if (!cJSON_IsObject(so)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "stream_options");
+            so = cJSON_AddObjectToObject(root, "stream_options");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+        cJSON_AddTrueToObject(so, "include_usage");
+    }
+    c->body = cJSON_PrintUnformatted(root);
+
+    c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
+    c->headers = curl_slist_append(c->headers, "Expect:");
+    if (c->stream) c->headers = curl_slist_append(c->headers, "Accept: text/event-stream");
+    if (up->auth_header) c->headers = curl_slist_append(c->headers, up->auth_header);
+
+    CURL *e = curl_easy_init();
+    c->x.easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, up->chat_url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(c->body));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)&c->x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, up->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, up->request_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, up->idle_timeout_s);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (curl_multi_add_handle(hr_loop_curl_multi(loop), e) != CURLM_OK) {
+        sink_error(c, 500, "server_error", NULL, false, "cannot start the upstream request");
+        call_free(c);
+        return NULL;
+    }
+    atomic_fetch_add(&b->requests, 1);
+    return c;
+}
+
+static void up_cancel(hr_call *c) {
+    if (!c) return;
+    c->cancelled = true;
+    if (c->in_callback) return; /* on_write returns 0; the transfer ends and is freed */
+    call_free(c);
+}
+
+static void up_free(hr_backend *b) {
+    upstream *up = (upstream *)b;
+    if (!up) return;
+    free(up->chat_url);
+    free(up->models_url);
+    free(up->auth_header);
+    free(up);
+}
+
+static const hr_backend_vtbl upstream_vtbl = {"openai", up_submit, up_cancel, up_free};
+
+hr_backend *hr_upstream_create(const hr_config *cfg, const hr_backend_config *bc, int tier, int index) {
+    static int curl_ready;
+    if (!curl_ready) { /* called from the main thread before loops start */
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        curl_ready = 1;
+    }
+    upstream *up = hr_xcalloc(1, sizeof *up);
+    up->base.vt = &upstream_vtbl;
+    up->base.cfg = bc;
+    up->base.tier = tier;
+    up->base.index = index;
+    snprintf(up->base.label, sizeof up->base.label, "%s[%d] %s (%s)", hr_tier_name(tier), index, bc->url,
+             bc->model ? bc->model : "model from request");
+    hr_buf b;
+    hr_buf_init(&b, 0);
+    hr_buf_printf(&b, "%s/chat/completions", bc->url);
+    up->chat_url = hr_buf_steal(&b);
+    hr_buf_printf(&b, "%s/models", bc->url);
+    up->models_url = hr_buf_steal(&b);
+    if (bc->api_key && bc->api_key[0]) {
+        hr_buf_printf(&b, "Authorization: Bearer %s", bc->api_key);
+        up->auth_header = hr_buf_steal(&b);
+    }
+    up->connect_timeout_ms = (long)(cfg->connect_timeout_s * 1000);
+    up->request_timeout_ms = (long)(cfg->request_timeout_s * 1000);
+    up->idle_timeout_s = (long)(cfg->idle_timeout_s + 0.5);
+    if (up->idle_timeout_s < 1) up->idle_timeout_s = 1;
+    return &up->base;
+}
+
+/* ---- probe -------------------------------------------------------------- */
+
+typedef struct probe {
+    xfer x;
+    void (*done)(void *ud, bool ok);
+    void *ud;
+    struct curl_slist *headers;
+} probe;
+
+static size_t discard(char *p, size_t s, size_t n, void *ud) { return s * n; }
+
+static void probe_finish(xfer *x, CURLcode rc) {
+    probe *p = (probe *)x;
+    long status = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(hr_loop_curl_multi(x->loop), x->easy);
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(p->headers);
+    bool ok = rc == CURLE_OK && status > 0 && status < 500;
+    p->done(p->ud, ok);
+    free(p);
+}
+
+void hr_upstream_probe(hr_backend *b, hr_loop *loop, double timeout_s, void (*done)(void *ud, bool ok), void *ud) {
+    upstream *up = (upstream *)b;
+    probe *p = hr_xcalloc(1, sizeof *p);
+    p->x.finish = probe_finish;
+    p->x.loop = loop;
+    p->done = done;
+    p->ud = ud;
+    if (up->auth_header) p->headers = curl_slist_append(NULL, up->auth_header);
+    CURL *e = curl_easy_init();
+    p->x.easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, up->models_url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)&p->x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_s * 1000));
+    if (curl_multi_add_handle(hr_loop_curl_multi(loop), e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        curl_slist_free_all(p->headers);
+        free(p);
+        done(ud, false);
+    }
+}

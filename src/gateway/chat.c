@@ -1,0 +1,407 @@
+/* POST /v1/chat/completions: parse, route, dispatch to the tier's backend,
+ * and relay the answer as JSON or SSE, with the routing decision in headers
+ * (x-hermes-*) and in the body ("hermes" extension object).
+ *
+ * Lifecycle of one request (gw_req), all on one loop thread:
+ *   handle -> route -> attempt (pick backend, submit) -> sink callbacks
+ *   -> finish (metrics + log row) -> free.
+ * A connection failure before any byte was relayed marks the backend down,
+ * then retries once on another backend of the tier, else falls back to the
+ * next larger tier with a live backend. A client that goes away cancels the
+ * backend call (detected by an EOF watcher on the socket, or a failed write). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "gateway/internal.h"
+
+#define BACKEND_DOWN_MS 5000 /* how long an unreachable backend is skipped */
+#define MAX_ATTEMPTS 3
+
+typedef struct gw_req {
+    hr_sink sink; /* first: the backend calls back through it */
+    hr_worker *w;
+    hr_gateway *gw;
+    struct evhttp_request *req;   /* NULL once the client is gone */
+    struct evhttp_connection *conn;
+    struct event *eof_watch;
+    hr_chat_request chat;
+    hr_route_decision d;
+    int tier;                     /* tier answering now */
+    hr_backend *backend;
+    hr_call *call;
+    int attempts;
+    bool fallback;
+    bool streaming;               /* SSE headers sent */
+    bool finished;
+    char id[40];
+    char model[160];
+    char reason[256];
+    uint64_t t0_ns, first_byte_ns;
+    hr_usage usage;
+} gw_req;
+
+static void finish(gw_req *r, int status, const char *error);
+
+/* ---- helpers ---------------------------------------------------------- */
+
+hr_backend *hr_gateway_pick(hr_gateway *gw, int tier, const hr_backend *avoid) {
+    int n = gw->n_backends[tier];
+    if (n == 0) return NULL;
+    int64_t now = hr_unix_ms();
+    unsigned start = atomic_fetch_add_explicit(&gw->rr[tier], 1, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        hr_backend *b = gw->backends[tier][(start + (unsigned)i) % (unsigned)n];
+        if (b != avoid && hr_backend_is_live(b, now)) return b;
+    }
+    return NULL;
+}
+
+static void set_route_headers(gw_req *r) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    char buf[512];
+    evhttp_add_header(h, "x-request-id", r->id);
+    evhttp_add_header(h, "x-hermes-tier", r->tier >= 0 ? hr_tier_name(r->tier) : "none");
+    hr_header_escape(r->reason, buf, sizeof buf);
+    evhttp_add_header(h, "x-hermes-route-reason", buf);
+    snprintf(buf, sizeof buf, "%.1f", r->d.route_us);
+    evhttp_add_header(h, "x-hermes-route-us", buf);
+    evhttp_add_header(h, "x-hermes-strategy", r->d.strategy ? r->d.strategy : "none");
+    if (r->model[0]) {
+        hr_header_escape(r->model, buf, sizeof buf);
+        evhttp_add_header(h, "x-hermes-model", buf);
+    }
+}
+
+static void add_hermes_field(gw_req *r, cJSON *obj) {
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "hermes");
+    cJSON *x = cJSON_AddObjectToObject(obj, "hermes");
+    cJSON_AddStringToObject(x, "tier", hr_tier_name(r->tier));
+    cJSON_AddStringToObject(x, "route_reason", r->reason);
+    cJSON_AddStringToObject(x, "strategy", r->d.strategy ? r->d.strategy : "none");
+    cJSON_AddNumberToObject(x, "route_us", r->d.route_us);
+    cJSON_AddBoolToObject(x, "forced", r->d.forced);
+    if (r->fallback) cJSON_AddBoolToObject(x, "fallback", true);
+    cJSON_AddStringToObject(x, "request_id", r->id);
+}
+
+static void note_model(gw_req *r, const cJSON *obj) {
+    if (r->model[0]) return;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "model");
+    if (cJSON_IsString(m)) snprintf(r->model, sizeof r->model, "%s", m->valuestring);
+}
+
+static void stop_watch(gw_req *r) {
+    if (r->eof_watch) {
+        event_free(r->eof_watch);
+        r->eof_watch = NULL;
+    }
+    if (r->conn) evhttp_connection_set_closecb(r->conn, NULL, NULL);
+}
+
+/* ---- sink: backend -> client ------------------------------------------ */
+
+static void write_sse(gw_req *r, const char *data, size_t len) {
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, "data: ", 6);
+    evbuffer_add(b, data, len);
+    evbuffer_add(b, "\n\n", 2);
+    evhttp_send_reply_chunk(r->req, b);
+    evbuffer_free(b);
+}
+
+static void start_stream(gw_req *r) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    evhttp_add_header(h, "Content-Type", "text/event-stream");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    set_route_headers(r);
+    evhttp_send_reply_start(r->req, 200, "OK");
+    r->streaming = true;
+}
+
+static void sink_chunk(hr_sink *s, cJSON *chunk) {
+    gw_req *r = (gw_req *)s;
+    if (!r->first_byte_ns) r->first_byte_ns = hr_now_ns();
+    note_model(r, chunk);
+    if (!r->req) {
+        cJSON_Delete(chunk);
+        return;
+    }
+    if (!r->streaming) {
+        start_stream(r);
+        add_hermes_field(r, chunk); /* tier and reason in the first chunk */
+    }
+    char *text = cJSON_PrintUnformatted(chunk);
+    cJSON_Delete(chunk);
+    write_sse(r, text, strlen(text));
+    free(text);
+}
+
+static void sink_done(hr_sink *s, const hr_usage *u) {
+    gw_req *r = (gw_req *)s;
+    r->call = NULL;
+    if (u) r->usage = *u;
+    if (r->req) {
+        if (!r->streaming) start_stream(r);
+        write_sse(r, "[DONE]", 6);
+        stop_watch(r);
+        evhttp_send_reply_end(r->req);
+        r->req = NULL;
+    }
+    finish(r, 200, NULL);
+}
+
+static void sink_complete(hr_sink *s, cJSON *obj, const hr_usage *u) {
+    gw_req *r = (gw_req *)s;
+    r->call = NULL;
+    if (!r->first_byte_ns) r->first_byte_ns = hr_now_ns();
+    if (u) r->usage = *u;
+    note_model(r, obj);
+    if (r->req) {
+        add_hermes_field(r, obj);
+        set_route_headers(r);
+        stop_watch(r);
+        hr_send_json(r->req, 200, obj);
+        r->req = NULL;
+    } else {
+        cJSON_Delete(obj);
+    }
+    finish(r, 200, NULL);
+}
+
+static void attempt(gw_req *r, hr_backend *avoid);
+
+static void sink_error(hr_sink *s, const hr_backend_error *e) {
+    gw_req *r = (gw_req *)s;
+    r->call = NULL;
+    if (e->retryable && r->backend) {
+        int64_t until = hr_unix_ms() + BACKEND_DOWN_MS;
+        atomic_store(&r->backend->down_until_ms, until);
+        atomic_fetch_add(&r->backend->failures, 1);
+        hr_warn("%s: %s; marked down for %d s", r->id, e->message, BACKEND_DOWN_MS / 1000);
+        if (r->req && !r->streaming && r->attempts < MAX_ATTEMPTS) {
+            attempt(r, r->backend);
+            return;
+        }
+    }
+    if (r->req) {
+        if (r->streaming) {
+            /* Mid-stream failure: an error event, then the end of the stream. */
+            cJSON *err = hr_error_json(e->type, e->code, NULL, e->message);
+            char *text = cJSON_PrintUnformatted(err);
+            cJSON_Delete(err);
+            write_sse(r, text, strlen(text));
+            free(text);
+            stop_watch(r);
+            evhttp_send_reply_end(r->req);
+        } else {
+            set_route_headers(r);
+            stop_watch(r);
+            hr_send_json(r->req, e->status, hr_error_json(e->type, e->code, NULL, e->message));
+        }
+        r->req = NULL;
+    }
+    finish(r, e->status, e->message);
+}
+
+static const hr_sink_ops sink_ops = {sink_chunk, sink_done, sink_complete, sink_error};
+
+/* ---- client gone ------------------------------------------------------ */
+
+static void client_gone(gw_req *r) {
+    if (r->call) {
+        r->backend->vt->cancel(r->call);
+        r->call = NULL;
+    }
+    finish(r, 499, "client closed the connection");
+}
+
+/* libevent failed a write (or read) on the connection and is freeing it. */
+static void on_conn_close(struct evhttp_connection *conn, void *arg) {
+    gw_req *r = arg;
+    if (r->eof_watch) {
+        event_free(r->eof_watch);
+        r->eof_watch = NULL;
+    }
+    struct evhttp_request *req = r->req;
+    r->req = NULL;
+    r->conn = NULL;
+    /* A request whose reply was not finished is detached from the dying
+     * connection and is ours to free. */
+    if (req && !evhttp_request_get_connection(req)) evhttp_request_free(req);
+    client_gone(r);
+}
+
+/* The client closed its side while we wait for the backend. */
+static void on_eof_watch(evutil_socket_t fd, short what, void *arg) {
+    gw_req *r = arg;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+        /* Pipelined bytes, not EOF: stop watching (we would spin). */
+        event_free(r->eof_watch);
+        r->eof_watch = NULL;
+        return;
+    }
+    struct evhttp_connection *conn = r->conn;
+    stop_watch(r);
+    r->req = NULL;
+    r->conn = NULL;
+    client_gone(r);
+    if (conn) evhttp_connection_free(conn); /* frees the pending request too */
+}
+
+static void watch_client(gw_req *r) {
+    r->conn = evhttp_request_get_connection(r->req);
+    if (!r->conn) return;
+    evhttp_connection_set_closecb(r->conn, on_conn_close, r);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->conn);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        r->eof_watch = event_new(r->w->base, fd, EV_READ | EV_PERSIST, on_eof_watch, r);
+        event_add(r->eof_watch, NULL);
+    }
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static void attempt(gw_req *r, hr_backend *avoid) {
+    hr_gateway *gw = r->gw;
+    r->attempts++;
+    hr_backend *b = hr_gateway_pick(gw, r->tier, avoid);
+    int from = r->tier;
+    for (int t = r->tier + 1; !b && t < HR_TIER_MAX; t++) {
+        if (!gw->cfg->tiers[t].enabled) continue;
+        b = hr_gateway_pick(gw, t, avoid);
+        if (b) r->tier = t;
+    }
+    if (!b) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "no live backend for tier %s or any larger tier", hr_tier_name(from));
+        hr_backend_error e = {503, "server_error", "no_live_backend", {0}, false};
+        snprintf(e.message, sizeof e.message, "%s", msg);
+        r->backend = NULL;
+        sink_error(&r->sink, &e);
+        return;
+    }
+    if (r->tier != from) {
+        r->fallback = true;
+        size_t l = strlen(r->reason);
+        snprintf(r->reason + l, sizeof r->reason - l, "; fallback from %s: no live backend", hr_tier_name(from));
+    }
+    r->backend = b;
+    r->call = b->vt->submit(b, r->w->loop, &r->chat, &r->sink);
+}
+
+static void finish(gw_req *r, int status, const char *error) {
+    if (r->finished) return;
+    r->finished = true;
+    stop_watch(r);
+    hr_gateway *gw = r->gw;
+    uint64_t now = hr_now_ns();
+    double total_ms = (double)(now - r->t0_ns) / 1e6;
+    double upstream_ms = r->first_byte_ns ? (double)(r->first_byte_ns - r->t0_ns) / 1e6 - r->d.route_us / 1e3 : -1;
+    hr_request_metrics m = {
+        .tier = r->tier,
+        .strategy = r->d.strategy,
+        .reason = r->reason,
+        .forced = r->d.forced,
+        .stream = r->chat.stream,
+        .status = status,
+        .route_us = r->d.strategy ? r->d.route_us : -1,
+        .upstream_ms = upstream_ms,
+        .total_ms = total_ms,
+        .tokens_in = r->usage.prompt_tokens,
+        .tokens_out = r->usage.completion_tokens,
+        .fallback = r->fallback,
+    };
+    hr_metrics_observe(gw->metrics, &m);
+    if (gw->store) {
+        const hr_chat_message *u = r->chat.last_user;
+        hr_log_row row = {
+            .ts_ms = hr_unix_ms() - (int64_t)total_ms,
+            .request_id = r->id,
+            .tier = r->tier >= 0 ? hr_tier_name(r->tier) : "",
+            .model = r->model,
+            .strategy = r->d.strategy ? r->d.strategy : "",
+            .reason = r->reason,
+            .forced = r->d.forced,
+            .stream = r->chat.stream,
+            .route_us = r->d.strategy ? r->d.route_us : 0,
+            .latency_ms = total_ms,
+            .ttft_ms = r->first_byte_ns ? (double)(r->first_byte_ns - r->t0_ns) / 1e6 : total_ms,
+            .prompt_tokens = r->usage.prompt_tokens,
+            .completion_tokens = r->usage.completion_tokens,
+            .status = status,
+            .error = error,
+            .prompt = gw->cfg->log.capture_text && u ? u->text : NULL,
+        };
+        hr_store_write(gw->store, &row);
+    }
+    if (status >= 500) hr_warn("%s: %d %s", r->id, status, error ? error : "");
+    hr_route_decision_clear(&r->d);
+    hr_chat_request_free(&r->chat);
+    free(r);
+}
+
+/* A request rejected before it reached a backend is still counted and logged. */
+static void reject(gw_req *r, int status, const char *type, const char *code, const char *param, const char *msg) {
+    hr_send_error(r->req, status, type, code, param, "%s", msg);
+    r->req = NULL;
+    finish(r, status, msg);
+}
+
+void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
+    hr_gateway *gw = w->gw;
+    gw_req *r = hr_xcalloc(1, sizeof *r);
+    r->sink.ops = &sink_ops;
+    r->w = w;
+    r->gw = gw;
+    r->req = req;
+    r->tier = -1;
+    r->t0_ns = hr_now_ns();
+    r->usage.prompt_tokens = r->usage.completion_tokens = -1;
+    unsigned long long id = atomic_fetch_add(&gw->next_id, 1);
+    snprintf(r->id, sizeof r->id, "hr-%08x%08llx", (unsigned)(r->t0_ns & 0xffffffffu), id);
+
+    if (!hr_check_auth(gw, req)) {
+        r->req = NULL;
+        finish(r, 401, "missing or wrong API key");
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len > gw->cfg->max_body_bytes) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "request body of %zu bytes is larger than the limit of %zu bytes", len,
+                 gw->cfg->max_body_bytes);
+        reject(r, 400, "invalid_request_error", "request_too_large", NULL, msg);
+        return;
+    }
+    const char *body = (const char *)evbuffer_pullup(in, -1);
+    hr_request_error perr;
+    if (hr_chat_request_parse(body ? body : "", len, &r->chat, &perr) < 0) {
+        reject(r, 400, "invalid_request_error", NULL, perr.param, perr.message);
+        return;
+    }
+    if (hr_router_decide(gw->router, &r->chat, false, &r->d) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "The model '%.128s' does not exist: use 'auto', a tier name or an alias (GET /v1/models lists them)",
+                 r->chat.model);
+        reject(r, 404, "invalid_request_error", "model_not_found", "model", msg);
+        return;
+    }
+    r->tier = r->d.tier;
+    snprintf(r->reason, sizeof r->reason, "%s", r->d.reason);
+    watch_client(r);
+    attempt(r, NULL);
+}

@@ -1,0 +1,80 @@
+/* Gateway internals shared by server.c, chat.c, admin.c. */
+#ifndef HR_GATEWAY_INTERNAL_H
+#define HR_GATEWAY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "backend/backend.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "gateway/gateway.h"
+#include "gateway/metrics.h"
+#include "router/router.h"
+#include "store/store.h"
+
+#define HR_MAX_BACKENDS_PER_TIER 64
+
+typedef struct hr_worker {
+    struct hr_gateway *gw;
+    int index;
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    hr_loop *loop;
+    evutil_socket_t fd;
+    _Atomic unsigned rr[HR_TIER_MAX]; /* round-robin cursors */
+} hr_worker;
+
+struct hr_gateway {
+    hr_config *cfg;
+    hr_router *router;
+    hr_backend *backends[HR_TIER_MAX][HR_MAX_BACKENDS_PER_TIER];
+    int n_backends[HR_TIER_MAX];
+    hr_store *store;
+    hr_metrics *metrics;
+    hr_worker *workers;
+    int n_workers;
+    int port;
+    _Atomic unsigned long long next_id;
+    _Atomic bool stopping;
+    _Atomic unsigned rr[HR_TIER_MAX];
+};
+
+/* ---- responses (respond.c) ---- */
+/* Sends a JSON body with status; takes ownership of body. */
+void hr_send_json(struct evhttp_request *req, int status, cJSON *body);
+/* Sends OpenAI's error shape {"error": {message, type, param, code}}. */
+void hr_send_error(struct evhttp_request *req, int status, const char *type, const char *code, const char *param,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+cJSON *hr_error_json(const char *type, const char *code, const char *param, const char *message);
+const char *hr_status_text(int status);
+/* Header value made safe: non-ASCII and control bytes percent-encoded. */
+void hr_header_escape(const char *in, char *out, size_t cap);
+/* Checks the bearer token when keys are configured; sends 401 and returns false otherwise. */
+bool hr_check_auth(hr_gateway *gw, struct evhttp_request *req);
+
+/* ---- backends (dispatch in chat.c) ---- */
+/* Picks a live backend for tier (round robin), skipping `avoid`. NULL if none. */
+hr_backend *hr_gateway_pick(hr_gateway *gw, int tier, const hr_backend *avoid);
+
+/* ---- handlers ---- */
+void hr_handle_chat(hr_worker *w, struct evhttp_request *req);
+void hr_handle_health(hr_worker *w, struct evhttp_request *req);
+void hr_handle_ready(hr_worker *w, struct evhttp_request *req);
+void hr_handle_models(hr_worker *w, struct evhttp_request *req);
+void hr_handle_metrics(hr_worker *w, struct evhttp_request *req);
+void hr_handle_stats(hr_worker *w, struct evhttp_request *req);
+void hr_handle_route(hr_worker *w, struct evhttp_request *req);
+void hr_handle_ui(hr_worker *w, struct evhttp_request *req, const char *path);
+
+/* Reads the request body (contiguous, NUL-terminated copy) within the
+ * configured limit; on failure sends 400/413 and returns NULL. Caller frees. */
+char *hr_read_body(hr_gateway *gw, struct evhttp_request *req, size_t *len);
+
+#endif
