@@ -1,0 +1,107 @@
+/* Kernel benchmark: memory read bandwidth, then per weight type the
+ * single-thread matvec speed (n_batch 1, weights larger than cache) as GB/s
+ * of weights read, and batched matmul GFLOP/s (n_batch 32 and 512).
+ *
+ * usage: bench_kernels [--quick] [--types q4_0,q4_K,...]
+ * HR_SIMD=scalar|avx2|avx512 forces a level. Prints a markdown table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "engine/quant.h"
+
+#define ROWS 14336
+#define K 4096
+#define SLAB 256          /* rows actually quantized; the rest are copies */
+#define BATCH_ROWS 1024   /* rows used for the batched runs */
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static float rnd(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 40) & 0xffff) / 65536.0f - 0.5f;
+}
+
+static double best_seconds(int wtype, const void *w, int64_t rows, const void *xq, int nb, float *y, int reps)
+{
+    double best = 1e30;
+    for (int i = 0; i < reps; i++) {
+        uint64_t t0 = hr_now_ns();
+        hr_matmul_rows(wtype, w, K, 0, rows, xq, nb, y, rows);
+        double s = (double)(hr_now_ns() - t0) * 1e-9;
+        if (s < best)
+            best = s;
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    bool quick = false;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = true;
+        else if (strcmp(argv[i], "--types") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--types q4_0,q4_K,...]\n", argv[0]);
+            return 2;
+        }
+    }
+    double bw1 = hr_measure_read_bandwidth(1), bw2 = quick ? 0.0 : hr_measure_read_bandwidth(2);
+    printf("simd level: %s\n\n", hr_simd_level());
+    printf("| threads | read bandwidth GB/s |\n|---|---|\n| 1 | %.1f |\n", bw1 / 1e9);
+    if (!quick)
+        printf("| 2 | %.1f |\n", bw2 / 1e9);
+    printf("\nmatvec: %d x %d weights, 1 thread; batched: %d rows\n\n", ROWS, K, BATCH_ROWS);
+    printf("| type | bytes/weight | matvec GB/s | %% of 1-thread bw | nb=32 GFLOP/s | nb=512 GFLOP/s |\n");
+    printf("|---|---|---|---|---|---|\n");
+
+    static const int types[] = {HR_TYPE_F32,  HR_TYPE_F16,  HR_TYPE_BF16, HR_TYPE_Q8_0, HR_TYPE_Q4_0, HR_TYPE_Q4_1,
+                                HR_TYPE_Q5_0, HR_TYPE_Q5_1, HR_TYPE_Q4_K, HR_TYPE_Q5_K, HR_TYPE_Q6_K};
+    float *src = malloc((size_t)SLAB * K * sizeof(float));
+    float *x = malloc((size_t)512 * K * sizeof(float));
+    float *y = malloc((size_t)512 * ROWS * sizeof(float));
+    for (size_t i = 0; i < (size_t)SLAB * K; i++)
+        src[i] = 0.05f * rnd();
+    for (size_t i = 0; i < (size_t)512 * K; i++)
+        x[i] = rnd();
+
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        int wt = types[t];
+        const hr_type_traits *tr = hr_type_get(wt);
+        if (only && !strstr(only, tr->name))
+            continue;
+        size_t ws = hr_type_row_bytes(wt, K), xs = hr_type_row_bytes(hr_vec_dot_type(wt), K);
+        char *w = malloc(ws * ROWS);
+        for (int r = 0; r < SLAB; r++)
+            hr_quantize_row(wt, src + (size_t)r * K, w + (size_t)r * ws, K);
+        for (int r = SLAB; r < ROWS; r++)
+            memcpy(w + (size_t)r * ws, w + (size_t)(r % SLAB) * ws, ws);
+        char *xq = malloc(xs * 512);
+        for (int b = 0; b < 512; b++)
+            hr_quantize_activation_row(wt, x + (size_t)b * K, xq + (size_t)b * xs, K);
+
+        double s1 = best_seconds(wt, w, ROWS, xq, 1, y, quick ? 3 : 5);
+        double gbs = (double)(ws * ROWS) / s1 / 1e9;
+        double s32 = best_seconds(wt, w, BATCH_ROWS, xq, 32, y, quick ? 1 : 3);
+        double f32 = 2.0 * BATCH_ROWS * K * 32 / s32 / 1e9;
+        double f512 = 0.0;
+        if (!quick) {
+            double s512 = best_seconds(wt, w, BATCH_ROWS, xq, 512, y, 1);
+            f512 = 2.0 * BATCH_ROWS * K * 512 / s512 / 1e9;
+        }
+        printf("| %s | %.4f | %.1f | %.0f%% | %.1f | %s%.1f |\n", tr->name, (double)ws / K, gbs,
+               bw1 > 0 ? 100.0 * gbs * 1e9 / bw1 : 0.0, f32, quick ? "(skipped) " : "", f512);
+        fflush(stdout);
+        free(w);
+        free(xq);
+    }
+    free(src);
+    free(x);
+    free(y);
+    return 0;
+}
