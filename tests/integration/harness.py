@@ -180,9 +180,9 @@ class Gateway:
             j = None
         return s, h, j, t
 
-    def stream(self, body):
+    def stream(self, body, headers=None):
         """Returns (status, headers, list of parsed events, raw text)."""
-        s, h, t = self.request("POST", "/v1/chat/completions", body)
+        s, h, t = self.request("POST", "/v1/chat/completions", body, headers)
         events = []
         for block in t.split("\n\n"):
             if block.startswith("data: "):
