@@ -195,4 +195,26 @@ char *hr_chat_template_render(hr_chat_template t, const hr_chat_msg *msgs, int n
 /* The text that ends an assistant turn ("<|im_end|>", "<|eot_id|>"). */
 const char *hr_chat_template_eot(hr_chat_template t);
 
+/* ---- synthetic models ------------------------------------------------------------- */
+
+typedef struct hr_synth_params {
+    const char *shape;          /* "smollm2-135m" | "llama-3.2-1b" | "llama-3.1-8b" | "tiny" | "tiny-k" */
+    const char *type;           /* f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m */
+    const char *vocab_gguf;     /* copy tokenizer.* keys from this GGUF (padded to the shape's vocab) */
+    const char *vocab_tiktoken; /* or build from tiktoken ranks + 256 Hermes 3 specials */
+    const char *chat_template;  /* optional tokenizer.chat_template */
+    uint64_t seed;
+    void (*progress)(void *ud, double frac); /* optional, called per tensor */
+    void *progress_ud;
+} hr_synth_params;
+
+hr_synth_params hr_synth_default_params(void);
+/* Writes a random-weight llama GGUF with the real shape (see synth.c for the
+ * weight scaling and the _m type mix). Without a vocab source a small
+ * SentencePiece-style vocab is generated. Returns 0 or -1 with err. */
+int hr_synth_write(const hr_synth_params *p, const char *path, char *err, size_t errsz);
+/* The default vocab of a shape: "gguf:<path under the shared dir>" or
+ * "tiktoken:<path>", NULL for test shapes. */
+const char *hr_synth_shape_vocab(const char *shape);
+
 #endif
