@@ -2,12 +2,12 @@
  *
  * File format: one "BASE64 RANK\n" line per token, ranks 0..n-1 in order
  * (checked). Token i's text is its bytes in GPT-2's byte-to-unicode spelling,
- * as in a GGUF. Merges are derived from the ranks: for each multi-byte token
- * of rank r, the bytes are merged tiktoken's way (repeatedly join the adjacent
- * pair whose concatenation has the lowest rank, using only ranks below r); the
- * two parts left form the merge, and merges are ordered by r. This gives the
- * same merge list as the Hugging Face conversion, so a GGUF written from it
- * tokenizes like the released models.
+ * as in a GGUF. Merges are derived from the ranks the way the Hugging Face
+ * conversion does it (and so the released Llama 3 GGUFs): every split of a
+ * multi-byte token into two pieces that are both tokens is a merge, ordered by
+ * the merged token's rank, then by the pieces' ranks (280147 merges for
+ * Llama 3). Merging by these ranks equals tiktoken's "lowest-rank adjacent
+ * pair" rule, since all splits of a token share its rank band.
  *
  * Special tokens (ids n .. n+255) follow Llama 3.1's layout; with hermes3 the
  * Hermes 3 ChatML tokens take two reserved slots:
@@ -92,29 +92,28 @@ static int32_t rank_of(const rank_map *m, const unsigned char *s, size_t n) {
     }
 }
 
-/* tiktoken merge of s[0..n) with ranks < limit; writes the split point of the
- * last two parts to *split. Returns 0 if exactly two parts remain. */
-static int derive_split(const rank_map *m, const unsigned char *s, size_t n, int32_t limit, size_t *split) {
-    size_t parts[HR_TOK_MAX_TOKEN_BYTES + 1];
-    size_t np = n + 1; /* boundaries */
-    for (size_t i = 0; i <= n; i++) parts[i] = i;
-    while (np > 3) {
-        int32_t best = -1;
-        size_t bi = 0;
-        for (size_t i = 0; i + 2 < np; i++) {
-            int32_t r = rank_of(m, s + parts[i], parts[i + 2] - parts[i]);
-            if (r >= 0 && r < limit && (best < 0 || r < best)) {
-                best = r;
-                bi = i;
-            }
+/* Collects the merges for token r: every split into two pieces that are
+ * both tokens, ordered by (rank of left, rank of right). Returns the count
+ * written to out[] (split positions). */
+static size_t token_splits(const rank_map *m, const unsigned char *s, size_t n, size_t *out) {
+    size_t k = 0;
+    int32_t rl[HR_TOK_MAX_TOKEN_BYTES], rr[HR_TOK_MAX_TOKEN_BYTES];
+    for (size_t i = 1; i < n; i++) {
+        int32_t a = rank_of(m, s, i), b = rank_of(m, s + i, n - i);
+        if (a < 0 || b < 0) continue;
+        /* insertion sort by (a, b): few splits per token */
+        size_t j = k++;
+        while (j > 0 && (rl[j - 1] > a || (rl[j - 1] == a && rr[j - 1] > b))) {
+            rl[j] = rl[j - 1];
+            rr[j] = rr[j - 1];
+            out[j] = out[j - 1];
+            j--;
         }
-        if (best < 0) return -1;
-        memmove(&parts[bi + 1], &parts[bi + 2], (np - bi - 2) * sizeof parts[0]);
-        np--;
+        rl[j] = a;
+        rr[j] = b;
+        out[j] = i;
     }
-    if (np != 3) return -1;
-    *split = parts[1];
-    return 0;
+    return k;
 }
 
 static size_t spell(const unsigned char *s, size_t n, char *out) {
@@ -254,19 +253,28 @@ hr_tokenizer *hr_tokenizer_from_tiktoken(const char *path, int n_special, int he
             types[n + (size_t)k] = HR_TOK_TYPE_CONTROL;
         }
         /* merges, in rank order of the merged token */
-        size_t nm = 0;
-        size_t *moff = hr_xmalloc(n * sizeof *moff), *mlen = hr_xmalloc(n * sizeof *mlen);
+        size_t nm = 0, mcap = n * 3;
+        size_t *moff = hr_xmalloc(mcap * sizeof *moff), *mlen = hr_xmalloc(mcap * sizeof *mlen);
+        size_t splits[HR_TOK_MAX_TOKEN_BYTES];
         for (size_t r = 0; r < n; r++) {
-            size_t split;
-            if (len[r] < 2 || derive_split(&m, pool + off[r], len[r], (int32_t)r, &split) != 0) continue;
-            size_t a = spell(pool + off[r], split, tmp);
-            tmp[a] = ' ';
-            size_t b = spell(pool + off[r] + split, len[r] - split, tmp + a + 1);
-            moff[nm] = spelled.len;
-            mlen[nm] = a + 1 + b;
-            hr_buf_append(&spelled, tmp, a + 1 + b);
-            hr_buf_append(&spelled, "", 1);
-            nm++;
+            if (len[r] < 2) continue;
+            size_t ns = token_splits(&m, pool + off[r], len[r], splits);
+            for (size_t k = 0; k < ns; k++) {
+                size_t split = splits[k];
+                size_t a = spell(pool + off[r], split, tmp);
+                tmp[a] = ' ';
+                size_t b = spell(pool + off[r] + split, len[r] - split, tmp + a + 1);
+                if (nm == mcap) {
+                    mcap *= 2;
+                    moff = hr_xrealloc(moff, mcap * sizeof *moff);
+                    mlen = hr_xrealloc(mlen, mcap * sizeof *mlen);
+                }
+                moff[nm] = spelled.len;
+                mlen[nm] = a + 1 + b;
+                hr_buf_append(&spelled, tmp, a + 1 + b);
+                hr_buf_append(&spelled, "", 1);
+                nm++;
+            }
         }
         const char **tv = hr_xmalloc(nt * sizeof *tv), **mv = hr_xmalloc((nm ? nm : 1) * sizeof *mv);
         for (size_t i = 0; i < nt; i++) tv[i] = spelled.data + toff[i];
