@@ -46,9 +46,9 @@ X86_INLINE float x86_fp16(uint16_t h)
  * lane, high nibbles (16..31) in the high lane. */
 X86_INLINE __m256i x86_nibbles32(const uint8_t *p)
 {
-    __m128i b = _mm_loadu_si128((const __m128i *)p);
-    __m128i m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+    __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    b = _mm256_srlv_epi64(b, _mm256_setr_epi64x(0, 0, 4, 4)); /* high lane: high nibbles */
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
 }
 
 /* 32 bits -> 32 bytes, 0x10 where bit j of the word is set (the 5th bit of a
@@ -105,6 +105,18 @@ X86_INLINE float x86_scalar_bf16(const void *w, int64_t i)
         __m256 acc0[X86_NC], acc1[X86_NC];                                                                       \
         _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc0[c] = acc1[c] = _mm256_setzero_ps();           \
         int64_t i = 0;                                                                                           \
+        if (nc == 1) { /* one row: four chains to cover the FMA latency */                                       \
+            __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                                           \
+            const float *xc = (const float *)x;                                                                  \
+            for (; i + 32 <= k; i += 32) {                                                                       \
+                acc0[0] = _mm256_fmadd_ps(x86_load_w_##T(w, i), _mm256_loadu_ps(xc + i), acc0[0]);              \
+                acc1[0] = _mm256_fmadd_ps(x86_load_w_##T(w, i + 8), _mm256_loadu_ps(xc + i + 8), acc1[0]);      \
+                a2 = _mm256_fmadd_ps(x86_load_w_##T(w, i + 16), _mm256_loadu_ps(xc + i + 16), a2);              \
+                a3 = _mm256_fmadd_ps(x86_load_w_##T(w, i + 24), _mm256_loadu_ps(xc + i + 24), a3);              \
+            }                                                                                                    \
+            acc0[0] = _mm256_add_ps(acc0[0], a2);                                                                \
+            acc1[0] = _mm256_add_ps(acc1[0], a3);                                                                \
+        }                                                                                                        \
         for (; i + 16 <= k; i += 16) {                                                                           \
             __m256 w0 = x86_load_w_##T(w, i), w1 = x86_load_w_##T(w, i + 8);                                     \
             _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)                                                 \
@@ -135,100 +147,139 @@ X86_DOT_FLOAT(bf16)
 
 /* ---- 32-block types ----------------------------------------------------- */
 
-X86_INLINE void dot_q8_0(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)
+/* The four i32x8 block sums s0..s3 -> their four totals as floats. */
+X86_INLINE __m128 x86_reduce4(__m256i s0, __m256i s1, __m256i s2, __m256i s3)
 {
-    const hr_block_q8_0 *a = w;
-    __m256 acc[X86_NC];
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < k / HR_QK; i++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        __m256i aq = _mm256_sign_epi8(q, q);
-        float d = x86_fp16(a[i].d);
-        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
-        {
-            const hr_block_q8_0 *b = (const hr_block_q8_0 *)(x + (size_t)c * xs) + i;
-            __m256i y = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)b->qs), q);
-            __m256i s = x86_dot_u8i8(_mm256_setzero_si256(), aq, y);
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * x86_fp16(b->d)), _mm256_cvtepi32_ps(s), acc[c]);
-        }
-    }
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) out[c] = x86_hsum(acc[c]);
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    return _mm_cvtepi32_ps(t);
 }
 
-/* q4_0 / q5_0: signed levels q - 8 / q - 16 against q8_0 */
-X86_INLINE void dot_signed_q8_0(__m256i q, float d, const char *x, size_t xs, int64_t i, __m256 *acc, const int nc)
+X86_INLINE __m128 x86_fp16x4(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
 {
-    __m256i aq = _mm256_sign_epi8(q, q);
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
-    {
-        const hr_block_q8_0 *b = (const hr_block_q8_0 *)(x + (size_t)c * xs) + i;
-        __m256i y = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)b->qs), q);
-        __m256i s = x86_dot_u8i8(_mm256_setzero_si256(), aq, y);
-        acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * x86_fp16(b->d)), _mm256_cvtepi32_ps(s), acc[c]);
-    }
+    return _mm_cvtph_ps(_mm_setr_epi16((short)a, (short)b, (short)c, (short)d, 0, 0, 0, 0));
 }
 
-X86_INLINE void dot_q4_0(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)
+X86_INLINE float x86_hsum128(__m128 s)
 {
-    const hr_block_q4_0 *a = w;
-    __m256 acc[X86_NC];
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < k / HR_QK; i++) {
-        __m256i q = _mm256_sub_epi8(x86_nibbles32(a[i].qs), _mm256_set1_epi8(8));
-        dot_signed_q8_0(q, x86_fp16(a[i].d), x, xs, i, acc, nc);
-    }
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) out[c] = x86_hsum(acc[c]);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
 }
 
-X86_INLINE void dot_q5_0(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)
+/* Block unpackers: 32 levels in element order. Symmetric types give signed
+ * levels (q - offset), asymmetric ones unsigned levels. */
+X86_INLINE __m256i x86_unpack_q8_0(const hr_block_q8_0 *b)
 {
-    const hr_block_q5_0 *a = w;
-    __m256 acc[X86_NC];
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < k / HR_QK; i++) {
-        __m256i q = _mm256_or_si256(x86_nibbles32(a[i].qs), x86_bits_to_0x10(a[i].qh));
-        q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-        dot_signed_q8_0(q, x86_fp16(a[i].d), x, xs, i, acc, nc);
-    }
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) out[c] = x86_hsum(acc[c]);
+    return _mm256_loadu_si256((const __m256i *)b->qs);
+}
+X86_INLINE __m256i x86_unpack_q4_0(const hr_block_q4_0 *b)
+{
+    return _mm256_sub_epi8(x86_nibbles32(b->qs), _mm256_set1_epi8(8));
+}
+X86_INLINE __m256i x86_unpack_q5_0(const hr_block_q5_0 *b)
+{
+    return _mm256_sub_epi8(_mm256_or_si256(x86_nibbles32(b->qs), x86_bits_to_0x10(b->qh)), _mm256_set1_epi8(16));
+}
+X86_INLINE __m256i x86_unpack_q4_1(const hr_block_q4_1 *b)
+{
+    return x86_nibbles32(b->qs);
+}
+X86_INLINE __m256i x86_unpack_q5_1(const hr_block_q5_1 *b)
+{
+    return _mm256_or_si256(x86_nibbles32(b->qs), x86_bits_to_0x10(b->qh));
 }
 
-/* q4_1 / q5_1: unsigned levels against q8_1, plus m * s */
-X86_INLINE void dot_unsigned_q8_1(__m256i q, float d, float m, const char *x, size_t xs, int64_t i, __m256 *acc,
-                                  float *macc, const int nc)
-{
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
-    {
-        const hr_block_q8_1 *b = (const hr_block_q8_1 *)(x + (size_t)c * xs) + i;
-        __m256i s = x86_dot_u8i8(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)b->qs));
-        acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * x86_fp16(b->d)), _mm256_cvtepi32_ps(s), acc[c]);
-        macc[c] += m * x86_fp16(b->s);
+/* Symmetric types against q8_0. Four blocks per step: their integer sums are
+ * reduced together and scaled by one 4-wide multiply, which halves the
+ * per-block overhead of the scale conversions. */
+#define X86_DOT_SYM(T)                                                                                           \
+    X86_INLINE void dot_##T(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)       \
+    {                                                                                                            \
+        const hr_block_##T *a = w;                                                                               \
+        const int64_t nb = k / HR_QK;                                                                            \
+        __m128 acc[X86_NC];                                                                                      \
+        float tail[X86_NC];                                                                                      \
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm_setzero_ps(), tail[c] = 0.0f;          \
+        int64_t i = 0;                                                                                           \
+        for (; i + 4 <= nb; i += 4) {                                                                            \
+            __m256i q[4], aq[4];                                                                                 \
+            _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++)                                                  \
+            {                                                                                                    \
+                q[u] = x86_unpack_##T(&a[i + u]);                                                                \
+                aq[u] = _mm256_sign_epi8(q[u], q[u]);                                                            \
+            }                                                                                                    \
+            __m128 dw = x86_fp16x4(a[i].d, a[i + 1].d, a[i + 2].d, a[i + 3].d);                                 \
+            _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)                                                 \
+            {                                                                                                    \
+                const hr_block_q8_0 *b = (const hr_block_q8_0 *)(x + (size_t)c * xs) + i;                        \
+                __m256i s[4];                                                                                    \
+                _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) s[u] = x86_dot_u8i8(                         \
+                    _mm256_setzero_si256(), aq[u], _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)b[u].qs), \
+                                                                    q[u]));                                      \
+                __m128 dx = x86_fp16x4(b[0].d, b[1].d, b[2].d, b[3].d);                                         \
+                acc[c] = _mm_fmadd_ps(_mm_mul_ps(dw, dx), x86_reduce4(s[0], s[1], s[2], s[3]), acc[c]);          \
+            }                                                                                                    \
+        }                                                                                                        \
+        for (; i < nb; i++) {                                                                                    \
+            __m256i q = x86_unpack_##T(&a[i]), aq = _mm256_sign_epi8(q, q);                                      \
+            float d = x86_fp16(a[i].d);                                                                          \
+            _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)                                                 \
+            {                                                                                                    \
+                const hr_block_q8_0 *b = (const hr_block_q8_0 *)(x + (size_t)c * xs) + i;                        \
+                __m256i y = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)b->qs), q);                     \
+                tail[c] += d * x86_fp16(b->d) * (float)x86_hsum_i32(x86_dot_u8i8(_mm256_setzero_si256(), aq, y)); \
+            }                                                                                                    \
+        }                                                                                                        \
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) out[c] = x86_hsum128(acc[c]) + tail[c];            \
     }
-}
 
-X86_INLINE void dot_q4_1(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)
-{
-    const hr_block_q4_1 *a = w;
-    __m256 acc[X86_NC];
-    float macc[X86_NC];
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps(), macc[c] = 0.0f;
-    for (int64_t i = 0; i < k / HR_QK; i++)
-        dot_unsigned_q8_1(x86_nibbles32(a[i].qs), x86_fp16(a[i].d), x86_fp16(a[i].m), x, xs, i, acc, macc, nc);
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) out[c] = x86_hsum(acc[c]) + macc[c];
-}
-
-X86_INLINE void dot_q5_1(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)
-{
-    const hr_block_q5_1 *a = w;
-    __m256 acc[X86_NC];
-    float macc[X86_NC];
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps(), macc[c] = 0.0f;
-    for (int64_t i = 0; i < k / HR_QK; i++) {
-        __m256i q = _mm256_or_si256(x86_nibbles32(a[i].qs), x86_bits_to_0x10(a[i].qh));
-        dot_unsigned_q8_1(q, x86_fp16(a[i].d), x86_fp16(a[i].m), x, xs, i, acc, macc, nc);
+/* Asymmetric types (x = d*q + m) against q8_1 (s = d_x * sum(q_x)). */
+#define X86_DOT_ASYM(T)                                                                                          \
+    X86_INLINE void dot_##T(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)       \
+    {                                                                                                            \
+        const hr_block_##T *a = w;                                                                               \
+        const int64_t nb = k / HR_QK;                                                                            \
+        __m128 acc[X86_NC];                                                                                      \
+        float tail[X86_NC];                                                                                      \
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm_setzero_ps(), tail[c] = 0.0f;          \
+        int64_t i = 0;                                                                                           \
+        for (; i + 4 <= nb; i += 4) {                                                                            \
+            __m256i q[4];                                                                                        \
+            _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) q[u] = x86_unpack_##T(&a[i + u]);               \
+            __m128 dw = x86_fp16x4(a[i].d, a[i + 1].d, a[i + 2].d, a[i + 3].d);                                 \
+            __m128 mw = x86_fp16x4(a[i].m, a[i + 1].m, a[i + 2].m, a[i + 3].m);                                 \
+            _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)                                                 \
+            {                                                                                                    \
+                const hr_block_q8_1 *b = (const hr_block_q8_1 *)(x + (size_t)c * xs) + i;                        \
+                __m256i s[4];                                                                                    \
+                _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) s[u] =                                       \
+                    x86_dot_u8i8(_mm256_setzero_si256(), q[u], _mm256_loadu_si256((const __m256i *)b[u].qs));  \
+                __m128 dx = x86_fp16x4(b[0].d, b[1].d, b[2].d, b[3].d);                                         \
+                __m128 sx = x86_fp16x4(b[0].s, b[1].s, b[2].s, b[3].s);                                         \
+                acc[c] = _mm_fmadd_ps(mw, sx, acc[c]);                                                           \
+                acc[c] = _mm_fmadd_ps(_mm_mul_ps(dw, dx), x86_reduce4(s[0], s[1], s[2], s[3]), acc[c]);          \
+            }                                                                                                    \
+        }                                                                                                        \
+        for (; i < nb; i++) {                                                                                    \
+            __m256i q = x86_unpack_##T(&a[i]);                                                                   \
+            float d = x86_fp16(a[i].d), m = x86_fp16(a[i].m);                                                    \
+            _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)                                                 \
+            {                                                                                                    \
+                const hr_block_q8_1 *b = (const hr_block_q8_1 *)(x + (size_t)c * xs) + i;                        \
+                __m256i y = _mm256_loadu_si256((const __m256i *)b->qs);                                          \
+                tail[c] += d * x86_fp16(b->d) * (float)x86_hsum_i32(x86_dot_u8i8(_mm256_setzero_si256(), q, y)) + \
+                           m * x86_fp16(b->s);                                                                   \
+            }                                                                                                    \
+        }                                                                                                        \
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) out[c] = x86_hsum128(acc[c]) + tail[c];            \
     }
-    _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) out[c] = x86_hsum(acc[c]) + macc[c];
-}
+
+X86_DOT_SYM(q8_0)
+X86_DOT_SYM(q4_0)
+X86_DOT_SYM(q5_0)
+X86_DOT_ASYM(q4_1)
+X86_DOT_ASYM(q5_1)
 
 /* ---- K types (activations Q8_K) ----------------------------------------- */
 
