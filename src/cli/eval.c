@@ -1,11 +1,375 @@
-/* Placeholder until this subcommand lands. */
+/* hermes-router eval: the classifier's quality/cost curve next to baselines.
+ *
+ *   hermes-router eval --data FILE.jsonl --model MODEL [--split all|heldout|val|train]
+ *       [--thresholds 0.1,0.2,...] [--max-cost 0.35] [--config F] [--csv out.csv] [--png out.png]
+ *
+ * Metrics follow ../shared/data/routing/README.md: quality = mean quality of
+ * the chosen tier, cost = mean tier cost relative to all-large (8:70:405),
+ * PGR = (quality - all-small) / (all-large - all-small), computed within each
+ * group (all, each language, each source). Baselines: all-small/medium/large,
+ * the rule router (strategy "rules" of --config or the defaults), random
+ * routing at the classifier's mix (its expected value), and the oracle
+ * (the data's label). --split heldout keeps only rows the model did not train
+ * on (its validation ids and excluded sources, from the sidecar). */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/config.h"
+#include "router/classifier.h"
+#include "router/router.h"
+
+#define MAX_THRESHOLDS 64
+#define MAX_GROUPS 64
+
+typedef struct group {
+    char name[64];
+    size_t *rows; /* indices into the split */
+    size_t n;
+} group;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: hermes-router eval --data FILE.jsonl --model MODEL [options]\n"
+               "  --split S          all (default) | heldout (rows the model did not train on) | val | train\n"
+               "  --thresholds L     comma-separated knob settings (default 0.05..0.95 by 0.05)\n"
+               "  --max-cost X       report per group at the highest threshold with cost <= X (0.35)\n"
+               "  --config F         config for the rule-router baseline (default rules)\n"
+               "  --csv FILE         write every point (router, threshold, group, metrics)\n"
+               "  --png FILE         plot PGR against cost (needs gnuplot)\n");
+}
+
+static void add_group(group *g, size_t *ng, const char *name, size_t cap) {
+    for (size_t i = 0; i < *ng; i++)
+        if (!strcmp(g[i].name, name)) return;
+    if (*ng >= MAX_GROUPS) return;
+    snprintf(g[*ng].name, sizeof g[*ng].name, "%s", name);
+    g[*ng].rows = malloc((cap ? cap : 1) * sizeof(size_t));
+    g[*ng].n = 0;
+    (*ng)++;
+}
+
+static group *find_group(group *g, size_t ng, const char *name) {
+    for (size_t i = 0; i < ng; i++)
+        if (!strcmp(g[i].name, name)) return &g[i];
+    return NULL;
+}
+
+/* Metrics of a routing restricted to group gr (choice indexed like split rows). */
+static void group_metrics(const hr_route_dataset *ds, const size_t *split, const group *gr, const int *choice,
+                          hr_route_metrics *m) {
+    size_t *rows = malloc((gr->n ? gr->n : 1) * sizeof *rows);
+    int *ch = malloc((gr->n ? gr->n : 1) * sizeof *ch);
+    for (size_t i = 0; i < gr->n; i++) {
+        rows[i] = split[gr->rows[i]];
+        ch[i] = choice[gr->rows[i]];
+    }
+    hr_route_metrics_compute(ds, rows, gr->n, ch, m);
+    free(rows);
+    free(ch);
+}
+
+static void group_random(const hr_route_dataset *ds, const size_t *split, const group *gr, const double *share,
+                         hr_route_metrics *m) {
+    size_t *rows = malloc((gr->n ? gr->n : 1) * sizeof *rows);
+    for (size_t i = 0; i < gr->n; i++) rows[i] = split[gr->rows[i]];
+    hr_route_metrics_random(ds, rows, gr->n, share, m);
+    free(rows);
+}
+
+static void csv_row(FILE *f, const char *router, double thr, const char *grp, const hr_route_metrics *m) {
+    if (!f) return;
+    fprintf(f, "%s,%.4f,%s,%zu,%.5f,%.5f,%.5f,%.4f,%.4f,%.4f\n", router, thr, grp, m->n, m->quality, m->cost, m->pgr,
+            m->share[0], m->share[1], m->share[2]);
+}
+
+static int parse_thresholds(const char *s, double *out, int *n) {
+    *n = 0;
+    while (*s && *n < MAX_THRESHOLDS) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || v < 0 || v > 1) return -1;
+        out[(*n)++] = v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return *n ? 0 : -1;
+}
+
+static int plot_png(const char *csv, const char *png) {
+    char script[] = "/tmp/hr-eval-plot-XXXXXX";
+    int fd = mkstemp(script);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "w");
+    fprintf(f,
+            "set terminal png size 900,600\n"
+            "set output '%s'\n"
+            "set datafile separator ','\n"
+            "set title 'hermes-router classifier: performance gap recovered vs cost'\n"
+            "set xlabel 'cost (relative to all-large)'\n"
+            "set ylabel 'PGR'\n"
+            "set key bottom right\nset grid\nset xrange [0:1.05]\n"
+            "plot '%s' using ($1 eq 'classifier' && strcol(3) eq 'all' ? $6 : 1/0):7 with linespoints title "
+            "'classifier (all)', \\\n"
+            " '' using (strcol(1) eq 'classifier' && strcol(3) eq 'lang=en' ? $6 : 1/0):7 with linespoints title "
+            "'classifier (en)', \\\n"
+            " '' using (strcol(1) eq 'classifier' && strcol(3) eq 'lang=zh' ? $6 : 1/0):7 with linespoints title "
+            "'classifier (zh)', \\\n"
+            " '' using (strcol(1) eq 'random' && strcol(3) eq 'all' ? $6 : 1/0):7 with lines dt 2 title "
+            "'random at same mix', \\\n"
+            " '' using (strcol(1) ne 'classifier' && strcol(1) ne 'random' && strcol(3) eq 'all' ? $6 : 1/0):7:1 "
+            "with labels point pt 7 offset 1,0.5 left notitle\n",
+            png, csv);
+    fclose(f);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "gnuplot %s 2>&1", script);
+    int rc = system(cmd);
+    unlink(script);
+    return rc == 0 ? 0 : -1;
+}
 
 int hr_cmd_eval(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "hermes-router eval: not built yet\n");
-    return 2;
+    const char *data = NULL, *model = NULL, *split_name = "all", *csv = NULL, *png = NULL, *config = NULL;
+    const char *thr_list = NULL;
+    double max_cost = 0.35;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        const char **dst = !strcmp(a, "--data")         ? &data
+                           : !strcmp(a, "--model")      ? &model
+                           : !strcmp(a, "--split")      ? &split_name
+                           : !strcmp(a, "--csv")        ? &csv
+                           : !strcmp(a, "--png")        ? &png
+                           : !strcmp(a, "--config")     ? &config
+                           : !strcmp(a, "--thresholds") ? &thr_list
+                                                        : NULL;
+        if (!dst && strcmp(a, "--max-cost") != 0) {
+            fprintf(stderr, "hermes-router eval: unknown option '%s' (try --help)\n", a);
+            return 2;
+        }
+        if (!v) {
+            fprintf(stderr, "hermes-router eval: %s needs a value\n", a);
+            return 2;
+        }
+        if (dst) *dst = v;
+        else max_cost = atof(v);
+        i++;
+    }
+    if (!data || !model) {
+        fprintf(stderr, "hermes-router eval: --data and --model are required (try --help)\n");
+        return 2;
+    }
+    double thr[MAX_THRESHOLDS];
+    int nthr = 0;
+    if (thr_list) {
+        if (parse_thresholds(thr_list, thr, &nthr) < 0) {
+            fprintf(stderr, "hermes-router eval: --thresholds wants numbers in [0,1] separated by commas\n");
+            return 2;
+        }
+    } else {
+        for (int k = 1; k <= 19; k++) thr[nthr++] = k * 0.05;
+    }
+    char err[512];
+    hr_classifier *c = hr_classifier_load(model, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "hermes-router eval: %s\n", err);
+        return 1;
+    }
+    const hr_classifier_meta *meta = hr_classifier_get_meta(c);
+    hr_config *cfg = config ? hr_config_load(config, err, sizeof err) : hr_config_default();
+    if (!cfg) {
+        fprintf(stderr, "hermes-router eval: %s\n", err);
+        hr_classifier_free(c);
+        return 1;
+    }
+    free(cfg->strategy);
+    cfg->strategy = strdup("rules");
+    hr_router *rules = hr_router_create(cfg, err, sizeof err);
+    if (!rules) {
+        fprintf(stderr, "hermes-router eval: rule router: %s\n", err);
+        hr_config_free(cfg);
+        hr_classifier_free(c);
+        return 1;
+    }
+    hr_route_dataset ds;
+    if (hr_route_dataset_load(data, &ds, err, sizeof err) < 0) {
+        fprintf(stderr, "hermes-router eval: %s\n", err);
+        hr_router_free(rules);
+        hr_config_free(cfg);
+        hr_classifier_free(c);
+        return 1;
+    }
+    int rc = 1;
+    FILE *cf = NULL;
+    group groups[MAX_GROUPS];
+    size_t ng = 0;
+    size_t *split = malloc(ds.n * sizeof *split), n = 0;
+    for (size_t i = 0; i < ds.n; i++) {
+        bool excluded = hr_route_source_in_list(ds.rows[i].source, meta->exclude_sources);
+        bool val = hr_route_split_is_val(ds.rows[i].id, meta->val_fraction);
+        bool keep = !strcmp(split_name, "all") || (!strcmp(split_name, "heldout") && (excluded || val)) ||
+                    (!strcmp(split_name, "val") && val && !excluded) ||
+                    (!strcmp(split_name, "train") && !val && !excluded);
+        if (keep) split[n++] = i;
+    }
+    if (strcmp(split_name, "all") && strcmp(split_name, "heldout") && strcmp(split_name, "val") &&
+        strcmp(split_name, "train")) {
+        fprintf(stderr, "hermes-router eval: --split must be all, heldout, val or train\n");
+        goto done;
+    }
+    if (!n) {
+        fprintf(stderr, "hermes-router eval: no rows in split '%s'\n", split_name);
+        goto done;
+    }
+    printf("eval: %s, split %s: %zu of %zu rows; model %s (target %s, excluded sources: %s)\n", data, split_name, n,
+           ds.n, model, meta->target, meta->exclude_sources[0] ? meta->exclude_sources : "none");
+
+    /* groups: all, lang=*, source=* */
+    add_group(groups, &ng, "all", n);
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "lang=%s", ds.rows[split[i]].lang);
+        add_group(groups, &ng, name, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "source=%s", ds.rows[split[i]].source);
+        add_group(groups, &ng, name, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        groups[0].rows[groups[0].n++] = i;
+        snprintf(name, sizeof name, "lang=%s", ds.rows[split[i]].lang);
+        group *g = find_group(groups, ng, name);
+        if (g) g->rows[g->n++] = i;
+        snprintf(name, sizeof name, "source=%s", ds.rows[split[i]].source);
+        g = find_group(groups, ng, name);
+        if (g) g->rows[g->n++] = i;
+    }
+
+    float *probs = hr_classifier_predict_rows(c, &ds, split, n);
+    if (!probs) {
+        fprintf(stderr, "hermes-router eval: prediction failed\n");
+        goto done;
+    }
+    if (csv) {
+        cf = fopen(csv, "w");
+        if (!cf) {
+            fprintf(stderr, "hermes-router eval: cannot write '%s'\n", csv);
+            free(probs);
+            goto done;
+        }
+        fprintf(cf, "router,threshold,group,n,quality,cost,pgr,share_small,share_medium,share_large\n");
+    }
+
+    /* baselines */
+    enum { B_SMALL, B_MEDIUM, B_LARGE, B_RULES, B_ORACLE, NB };
+    static const char *bnames[NB] = {"all-small", "all-medium", "all-large", "rules", "oracle"};
+    int *bch[NB];
+    for (int b = 0; b < NB; b++) bch[b] = malloc(n * sizeof(int));
+    for (size_t i = 0; i < n; i++) {
+        bch[B_SMALL][i] = HR_TIER_SMALL;
+        bch[B_MEDIUM][i] = HR_TIER_MEDIUM;
+        bch[B_LARGE][i] = HR_TIER_LARGE;
+        bch[B_ORACLE][i] = ds.rows[split[i]].label;
+        hr_chat_request req;
+        memset(&req, 0, sizeof req);
+        hr_route_decision d;
+        hr_chat_request_from_prompt(ds.rows[split[i]].prompt, &req);
+        bch[B_RULES][i] = hr_router_decide(rules, &req, false, &d) == 0 ? d.tier : HR_TIER_MEDIUM;
+        hr_route_decision_clear(&d);
+        hr_chat_request_free(&req);
+    }
+    printf("\nbaselines (quality / cost / PGR per group):\n%-22s", "group");
+    for (int b = 0; b < NB; b++) printf(" %-21s", bnames[b]);
+    printf("\n");
+    for (size_t g = 0; g < ng; g++) {
+        printf("%-16s n=%-4zu", groups[g].name, groups[g].n);
+        for (int b = 0; b < NB; b++) {
+            hr_route_metrics m;
+            group_metrics(&ds, split, &groups[g], bch[b], &m);
+            printf(" %.3f/%.3f/%-7.3f", m.quality, m.cost, m.pgr);
+            csv_row(cf, bnames[b], 0, groups[g].name, &m);
+        }
+        printf("\n");
+    }
+
+    /* the curve */
+    int *choice = malloc(n * sizeof *choice);
+    group *g_en = find_group(groups, ng, "lang=en"), *g_zh = find_group(groups, ng, "lang=zh");
+    printf("\nclassifier curve (random = random routing at the same mix):\n");
+    printf("thresh  small medium large   cost  quality   PGR  random |  en cost  PGR  rand |  zh cost  PGR  rand\n");
+    double best_thr = -1;
+    for (int k = 0; k < nthr; k++) {
+        hr_classifier_route_rows(c, probs, n, thr[k], choice);
+        hr_route_metrics m[MAX_GROUPS], r[MAX_GROUPS];
+        for (size_t g = 0; g < ng; g++) {
+            group_metrics(&ds, split, &groups[g], choice, &m[g]);
+            group_random(&ds, split, &groups[g], m[g].share, &r[g]);
+            csv_row(cf, "classifier", thr[k], groups[g].name, &m[g]);
+            csv_row(cf, "random", thr[k], groups[g].name, &r[g]);
+        }
+        if (m[0].cost <= max_cost && thr[k] > best_thr) best_thr = thr[k];
+        printf("%5.2f  %5.1f%% %5.1f%% %5.1f%%  %5.3f  %6.3f  %6.3f %6.3f |", thr[k], 100 * m[0].share[0],
+               100 * m[0].share[1], 100 * m[0].share[2], m[0].cost, m[0].quality, m[0].pgr, r[0].pgr);
+        for (int l = 0; l < 2; l++) {
+            group *gl = l ? g_zh : g_en;
+            if (gl) {
+                size_t gi = (size_t)(gl - groups);
+                printf("  %5.3f %6.3f %5.3f %s", m[gi].cost, m[gi].pgr, r[gi].pgr, l ? "" : "|");
+            }
+        }
+        printf("\n");
+    }
+
+    /* per group at the operating point */
+    if (best_thr >= 0) {
+        hr_classifier_route_rows(c, probs, n, best_thr, choice);
+        printf("\nat threshold %.2f (highest with overall cost <= %.2f):\n", best_thr, max_cost);
+        printf("%-24s %5s  %6s %7s %6s %8s %8s\n", "group", "n", "cost", "quality", "PGR", "random", "oracle");
+        for (size_t g = 0; g < ng; g++) {
+            hr_route_metrics m, r, o;
+            group_metrics(&ds, split, &groups[g], choice, &m);
+            group_random(&ds, split, &groups[g], m.share, &r);
+            group_metrics(&ds, split, &groups[g], bch[B_ORACLE], &o);
+            printf("%-24s %5zu  %6.3f %7.3f %6.3f %8.3f %8.3f\n", groups[g].name, groups[g].n, m.cost, m.quality,
+                   m.pgr, r.pgr, o.pgr);
+        }
+    } else {
+        printf("\nno threshold reaches overall cost <= %.2f\n", max_cost);
+    }
+    free(choice);
+    for (int b = 0; b < NB; b++) free(bch[b]);
+    free(probs);
+    rc = 0;
+    if (cf) {
+        fclose(cf);
+        cf = NULL;
+        printf("\nwrote %s\n", csv);
+    }
+    if (png) {
+        if (!csv) {
+            fprintf(stderr, "hermes-router eval: --png needs --csv (the plot reads it)\n");
+            rc = 1;
+        } else if (plot_png(csv, png) < 0) {
+            fprintf(stderr, "hermes-router eval: plotting failed (is gnuplot installed? apt-get install gnuplot-nox)\n");
+            rc = 1;
+        } else {
+            printf("wrote %s\n", png);
+        }
+    }
+done:
+    for (size_t g = 0; g < ng; g++) free(groups[g].rows);
+    if (cf) fclose(cf);
+    free(split);
+    hr_route_dataset_free(&ds);
+    hr_router_free(rules);
+    hr_config_free(cfg);
+    hr_classifier_free(c);
+    return rc;
 }

@@ -1,11 +1,226 @@
-/* Placeholder until this subcommand lands. */
+/* hermes-router train: fits the classifier router on labelled prompts.
+ *
+ *   hermes-router train --data FILE.jsonl --out MODEL [--trees 100] [--depth 4]
+ *       [--dim 4096] [--eta 0.1] [--val 0.2] [--seed 1] [--threshold T]
+ *       [--exclude-source a,b] [--nthread N] [--config F] [--quiet]
+ *
+ * Rows whose id hashes into the validation fraction (hr_route_split_is_val)
+ * and rows of --exclude-source are held out; the command prints validation
+ * metrics (accuracy, per-tier precision/recall, quality/cost/PGR at the
+ * threshold next to random routing at the same mix and the oracle) and
+ * writes MODEL and MODEL.meta.json. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "router/classifier.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: hermes-router train --data FILE.jsonl --out MODEL [options]\n"
+            "  --trees N            boosting rounds (100)\n"
+            "  --depth N            tree depth (4)\n"
+            "  --dim N              hashed feature dimension (config classifier.dim, 4096)\n"
+            "  --eta X              learning rate (0.1)\n"
+            "  --val X              validation fraction, split by id hash (0.2)\n"
+            "  --seed N             random seed (1)\n"
+            "  --threshold X        default threshold stored with the model (0.5)\n"
+            "  --exclude-source L   comma-separated sources held out of training (evaluated apart)\n"
+            "  --nthread N          XGBoost threads (default: all cores)\n"
+            "  --target best|label  class = cheapest tier as good as the best (default) or the data's label\n"
+            "  --weight-floor X     sample weight = quality gap + X; negative = unweighted (0.05)\n"
+            "  --config F           config file (classifier.dim)\n"
+            "  --from-log           train from the request log's labelled rows (needs --config)\n"
+            "  --quiet              no progress display\n"
+            "MODEL is UBJSON, or JSON when it ends in .json; the sidecar MODEL.meta.json\n"
+            "holds the feature settings.\n");
+}
+
+typedef struct progress_state {
+    bool tty, quiet;
+    double t0;
+} progress_state;
+
+static void progress(int round, int total, const char *eval, void *ud) {
+    progress_state *ps = ud;
+    if (ps->quiet) return;
+    const char *ev = strchr(eval, '\t');
+    ev = ev ? ev + 1 : eval;
+    double secs = (hr_now_us() - ps->t0) / 1e6;
+    if (ps->tty) {
+        int width = 30, fill = total ? round * width / total : width;
+        char bar[64];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '-';
+        bar[width] = 0;
+        fprintf(stderr, "\rtrain [%s] %d/%d %5.1fs  %s   ", bar, round, total, secs, ev);
+        if (round == total) fputc('\n', stderr);
+    } else if (round == total || round % 10 == 0 || round == 1) {
+        fprintf(stderr, "train: round %d/%d %.1fs %s\n", round, total, secs, ev);
+    }
+}
+
+/* Prints accuracy, per-tier precision/recall and routing metrics of rows. */
+static void report(const char *title, hr_classifier *c, const hr_route_dataset *ds, const size_t *rows, size_t n,
+                   double threshold, hr_train_target target) {
+    if (!n) return;
+    const hr_classifier_meta *m = hr_classifier_get_meta(c);
+    float *probs = hr_classifier_predict_rows(c, ds, rows, n);
+    if (!probs) {
+        fprintf(stderr, "hermes-router train: prediction failed\n");
+        return;
+    }
+    size_t tp[HR_TIER_MAX] = {0}, pred[HR_TIER_MAX] = {0}, actual[HR_TIER_MAX] = {0}, correct = 0;
+    int *choice = malloc(n * sizeof *choice), *oracle = malloc(n * sizeof *oracle);
+    for (size_t i = 0; i < n; i++) {
+        const float *p = probs + i * (size_t)m->n_tiers;
+        int best = 0;
+        for (int k = 1; k < m->n_tiers; k++)
+            if (p[k] > p[best]) best = k;
+        int bt = m->tiers[best], lt = hr_train_target_class(&ds->rows[rows[i]], target);
+        int olab = ds->rows[rows[i]].label;
+        pred[bt]++;
+        actual[lt]++;
+        if (bt == lt) tp[bt]++, correct++;
+        oracle[i] = olab;
+    }
+    printf("%s: %zu rows, accuracy %.3f (majority class %.3f)\n", title, n, (double)correct / (double)n,
+           (double)(actual[0] > actual[1] ? (actual[0] > actual[2] ? actual[0] : actual[2])
+                                          : (actual[1] > actual[2] ? actual[1] : actual[2])) /
+               (double)n);
+    for (int t = 0; t < HR_TIER_MAX; t++)
+        printf("  %-6s precision %.3f recall %.3f (support %zu)\n", hr_tier_name(t),
+               pred[t] ? (double)tp[t] / (double)pred[t] : 0.0, actual[t] ? (double)tp[t] / (double)actual[t] : 0.0,
+               actual[t]);
+    hr_route_metrics rm, rnd, orc;
+    hr_classifier_route_rows(c, probs, n, threshold, choice);
+    hr_route_metrics_compute(ds, rows, n, choice, &rm);
+    hr_route_metrics_random(ds, rows, n, rm.share, &rnd);
+    hr_route_metrics_compute(ds, rows, n, oracle, &orc);
+    printf("  classifier @%.2f: quality %.3f cost %.3f PGR %.3f (mix %.0f/%.0f/%.0f%%)\n", threshold, rm.quality,
+           rm.cost, rm.pgr, 100 * rm.share[0], 100 * rm.share[1], 100 * rm.share[2]);
+    printf("  random same mix: quality %.3f cost %.3f PGR %.3f\n", rnd.quality, rnd.cost, rnd.pgr);
+    printf("  oracle (label):  quality %.3f cost %.3f PGR %.3f\n", orc.quality, orc.cost, orc.pgr);
+    free(choice);
+    free(oracle);
+    free(probs);
+}
 
 int hr_cmd_train(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "hermes-router train: not built yet\n");
-    return 2;
+    const char *data = NULL, *out = NULL, *config = NULL, *exclude = "";
+    bool from_log = false, quiet = false;
+    hr_train_params p = hr_train_default_params();
+    bool dim_set = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(...)                                                           \
+    {                                                                           \
+        if (!v) {                                                               \
+            fprintf(stderr, "hermes-router train: %s needs a value\n", a);     \
+            return 2;                                                           \
+        }                                                                       \
+        i++;                                                                    \
+        __VA_ARGS__;                                                               \
+    }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--data")) TAKE(data = v)
+        else if (!strcmp(a, "--out")) TAKE(out = v)
+        else if (!strcmp(a, "--config")) TAKE(config = v)
+        else if (!strcmp(a, "--trees")) TAKE(p.trees = atoi(v))
+        else if (!strcmp(a, "--depth")) TAKE(p.depth = atoi(v))
+        else if (!strcmp(a, "--dim")) TAKE(p.features.dim = atoi(v), dim_set = true)
+        else if (!strcmp(a, "--eta")) TAKE(p.eta = atof(v))
+        else if (!strcmp(a, "--val")) TAKE(p.val_fraction = atof(v))
+        else if (!strcmp(a, "--seed")) TAKE(p.seed = (uint32_t)strtoul(v, NULL, 10))
+        else if (!strcmp(a, "--threshold")) TAKE(p.threshold = atof(v))
+        else if (!strcmp(a, "--exclude-source")) TAKE(exclude = v)
+        else if (!strcmp(a, "--nthread")) TAKE(p.nthread = atoi(v))
+        else if (!strcmp(a, "--target")) TAKE(p.target = !strcmp(v, "label") ? HR_TARGET_LABEL : HR_TARGET_BEST)
+        else if (!strcmp(a, "--weight-floor")) TAKE(p.weight_floor = atof(v))
+        else if (!strcmp(a, "--from-log")) from_log = true;
+        else if (!strcmp(a, "--quiet")) quiet = true;
+        else {
+            fprintf(stderr, "hermes-router train: unknown option '%s' (try --help)\n", a);
+            return 2;
+        }
+#undef TAKE
+    }
+    if (from_log) {
+        fprintf(stderr, "hermes-router train: --from-log is not available yet (export labelled rows with "
+                        "'hermes-router label export' and pass them with --data)\n");
+        return 2;
+    }
+    if (!data || !out) {
+        fprintf(stderr, "hermes-router train: --data and --out are required (try --help)\n");
+        return 2;
+    }
+    if (p.val_fraction < 0 || p.val_fraction >= 1) {
+        fprintf(stderr, "hermes-router train: --val must be in [0, 1)\n");
+        return 2;
+    }
+    if (p.threshold <= 0 || p.threshold > 1) {
+        fprintf(stderr, "hermes-router train: --threshold must be in (0, 1]\n");
+        return 2;
+    }
+    char err[512];
+    if (config) {
+        hr_config *cfg = hr_config_load(config, err, sizeof err);
+        if (!cfg) {
+            fprintf(stderr, "hermes-router train: %s\n", err);
+            return 1;
+        }
+        if (!dim_set && cfg->classifier.dim > 0) p.features.dim = cfg->classifier.dim;
+        hr_config_free(cfg);
+    }
+    if (hr_features_params_check(&p.features, err, sizeof err) < 0) {
+        fprintf(stderr, "hermes-router train: %s\n", err);
+        return 2;
+    }
+    hr_route_dataset ds;
+    if (hr_route_dataset_load(data, &ds, err, sizeof err) < 0) {
+        fprintf(stderr, "hermes-router train: %s\n", err);
+        return 1;
+    }
+    size_t *tr = malloc(ds.n * sizeof *tr), *va = malloc(ds.n * sizeof *va), *ho = malloc(ds.n * sizeof *ho);
+    size_t ntr = 0, nva = 0, nho = 0;
+    for (size_t i = 0; i < ds.n; i++) {
+        if (hr_route_source_in_list(ds.rows[i].source, exclude)) ho[nho++] = i;
+        else if (hr_route_split_is_val(ds.rows[i].id, p.val_fraction)) va[nva++] = i;
+        else tr[ntr++] = i;
+    }
+    p.exclude_sources = exclude;
+    progress_state ps = {.tty = isatty(2), .quiet = quiet, .t0 = hr_now_us()};
+    p.progress = progress;
+    p.ud = &ps;
+    if (!quiet)
+        fprintf(stderr, "train: %zu rows (%zu train, %zu validation, %zu held-out sources), %d trees depth %d dim %d\n",
+                ds.n, ntr, nva, nho, p.trees, p.depth, p.features.dim);
+    int rc = 1;
+    hr_classifier *c = hr_classifier_train(&p, &ds, tr, ntr, va, nva, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "hermes-router train: %s\n", err);
+        goto done;
+    }
+    if (hr_classifier_save(c, out, err, sizeof err) < 0) {
+        fprintf(stderr, "hermes-router train: %s\n", err);
+        goto done;
+    }
+    report("validation", c, &ds, va, nva, p.threshold, p.target);
+    if (nho) report("held-out sources", c, &ds, ho, nho, p.threshold, p.target);
+    printf("saved %s and %s.meta.json\n", out, out);
+    rc = 0;
+done:
+    hr_classifier_free(c);
+    free(tr);
+    free(va);
+    free(ho);
+    hr_route_dataset_free(&ds);
+    return rc;
 }

@@ -125,6 +125,7 @@ static char *meta_to_json(const hr_classifier_meta *m) {
     cJSON *t = cJSON_AddArrayToObject(o, "tiers");
     for (int k = 0; k < m->n_tiers; k++) cJSON_AddItemToArray(t, cJSON_CreateString(hr_tier_name(m->tiers[k])));
     cJSON_AddNumberToObject(o, "threshold", m->threshold);
+    cJSON_AddStringToObject(o, "target", m->target[0] ? m->target : "label");
     cJSON_AddNumberToObject(o, "trees", m->trees);
     cJSON_AddNumberToObject(o, "depth", m->depth);
     cJSON_AddNumberToObject(o, "eta", m->eta);
@@ -155,6 +156,11 @@ static int get_int(const cJSON *o, const char *key, int lo, int hi, int *out, co
     }
     *out = (int)v->valuedouble;
     return 0;
+}
+
+static const char *opt_str(const cJSON *o, const char *key, const char *dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
 static int meta_from_json(const char *text, const char *path, hr_classifier_meta *m, char *err, size_t errlen) {
@@ -220,6 +226,7 @@ static int meta_from_json(const char *text, const char *path, hr_classifier_meta
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "seed")) && cJSON_IsNumber(v)) m->seed = (uint32_t)v->valuedouble;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "val_fraction")) && cJSON_IsNumber(v))
         m->val_fraction = v->valuedouble;
+    snprintf(m->target, sizeof m->target, "%s", opt_str(o, "target", "label"));
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "exclude_sources");
     const cJSON *it;
     size_t used = 0;
@@ -252,7 +259,7 @@ static int predict_locked(hr_classifier *c, const size_t *indptr, const uint32_t
     snprintf(a_values, sizeof a_values, "{\"data\":[%llu,true],\"shape\":[%zu],\"typestr\":\"<f4\",\"version\":3}",
              (unsigned long long)(uintptr_t)(nnz ? values : no_val), nnz);
     static const char *cfg =
-        "{\"type\":0,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"strict_shape\":true,"
+        "{\"cache_id\":0,\"type\":0,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"strict_shape\":true,"
         "\"missing\":NaN}";
     const bst_ulong *shape = NULL;
     bst_ulong dim = 0;

@@ -52,6 +52,7 @@ typedef struct hr_classifier_meta {
     uint32_t seed;
     double val_fraction;         /* rows with hr_route_split_is_val() held out */
     char exclude_sources[256];   /* comma-separated sources left out of training */
+    char target[16];             /* "label" | "best" (see hr_train_target) */
 } hr_classifier_meta;
 
 typedef struct hr_classifier hr_classifier;
@@ -134,6 +135,18 @@ void hr_route_dataset_features(const hr_route_dataset *ds, const size_t *rows, s
                                const hr_features_params *fp, size_t **indptr, uint32_t **indices,
                                float **values);
 
+/* What the classes mean.
+ * LABEL: the data's "label": the cheapest tier whose answer passes (the
+ *   largest when none passes).
+ * BEST: the cheapest tier whose quality is within 0.05 of the best tier's
+ *   on that prompt ("this tier is enough": when no tier passes, the smallest
+ *   is enough). Trained with sample weights = max - min quality over the
+ *   tiers (+ weight_floor), so prompts where the choice matters count most. */
+typedef enum { HR_TARGET_LABEL = 0, HR_TARGET_BEST = 1 } hr_train_target;
+
+/* The class index of a row under a target. */
+int hr_train_target_class(const hr_route_example *ex, hr_train_target target);
+
 typedef struct hr_train_params {
     hr_features_params features;
     int trees;          /* 100 */
@@ -145,6 +158,8 @@ typedef struct hr_train_params {
     uint32_t seed;      /* 1 */
     int nthread;        /* 0 = XGBoost's default */
     double threshold;   /* written to the sidecar */
+    hr_train_target target; /* HR_TARGET_BEST */
+    double weight_floor;    /* sample weight = quality gap + floor; < 0: unweighted */
     double val_fraction;
     const char *exclude_sources;
     /* progress: called after each round with the evaluation line (may be NULL) */

@@ -265,12 +265,25 @@ hr_train_params hr_train_default_params(void) {
     p.min_child_weight = 2;
     p.seed = 1;
     p.threshold = 0.5;
+    p.target = HR_TARGET_BEST;
+    p.weight_floor = 0.05;
     p.val_fraction = 0.2;
     return p;
 }
 
+int hr_train_target_class(const hr_route_example *ex, hr_train_target target) {
+    if (target == HR_TARGET_LABEL) return ex->label;
+    float best = ex->quality[0];
+    for (int t = 1; t < HR_TIER_MAX; t++)
+        if (ex->quality[t] > best) best = ex->quality[t];
+    for (int t = 0; t < HR_TIER_MAX; t++)
+        if (ex->quality[t] >= best - 0.05f) return t;
+    return HR_TIER_MAX - 1;
+}
+
 static DMatrixHandle make_dmatrix(const hr_route_dataset *ds, const size_t *rows, size_t n,
-                                  const hr_features_params *fp, char *err, size_t errlen) {
+                                  const hr_train_params *p, char *err, size_t errlen) {
+    const hr_features_params *fp = &p->features;
     size_t *indptr;
     uint32_t *indices;
     float *values;
@@ -285,8 +298,20 @@ static DMatrixHandle make_dmatrix(const hr_route_dataset *ds, const size_t *rows
         return NULL;
     }
     float *labels = hr_xmalloc((n ? n : 1) * sizeof *labels);
-    for (size_t i = 0; i < n; i++) labels[i] = (float)ds->rows[rows[i]].label;
+    for (size_t i = 0; i < n; i++) labels[i] = (float)hr_train_target_class(&ds->rows[rows[i]], p->target);
     XGDMatrixSetFloatInfo(d, "label", labels, n);
+    if (p->weight_floor >= 0) {
+        for (size_t i = 0; i < n; i++) {
+            const float *q = ds->rows[rows[i]].quality;
+            float lo = q[0], hi = q[0];
+            for (int t = 1; t < HR_TIER_MAX; t++) {
+                if (q[t] < lo) lo = q[t];
+                if (q[t] > hi) hi = q[t];
+            }
+            labels[i] = (hi - lo) + (float)p->weight_floor;
+        }
+        XGDMatrixSetFloatInfo(d, "weight", labels, n);
+    }
     free(labels);
     return d;
 }
@@ -306,9 +331,9 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
         snprintf(err, errlen, "trees must be 1..10000 and depth 1..16");
         return NULL;
     }
-    DMatrixHandle dtrain = make_dmatrix(ds, train, n_train, &p->features, err, errlen);
+    DMatrixHandle dtrain = make_dmatrix(ds, train, n_train, p, err, errlen);
     if (!dtrain) return NULL;
-    DMatrixHandle dval = n_val ? make_dmatrix(ds, val, n_val, &p->features, err, errlen) : NULL;
+    DMatrixHandle dval = n_val ? make_dmatrix(ds, val, n_val, p, err, errlen) : NULL;
     if (n_val && !dval) {
         XGDMatrixFree(dtrain);
         return NULL;
@@ -337,12 +362,16 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
     if (p->nthread > 0) SETP("nthread", "%d", p->nthread);
 #undef SETP
     const char *names[2] = {"train", "val"};
+    char last_eval[256] = "";
     for (int it = 0; it < p->trees; it++) {
         if (XGBoosterUpdateOneIter(h, it, dtrain) != 0) goto fail;
         if (p->progress) {
-            const char *ev = "";
-            if (XGBoosterEvalOneIter(h, it, cache, names, dval ? 2 : 1, &ev) != 0) ev = "";
-            p->progress(it + 1, p->trees, ev, p->ud);
+            /* evaluating costs about as much as a round: every 10th round */
+            const char *ev = NULL;
+            if ((it + 1) % 10 == 0 || it == 0 || it + 1 == p->trees)
+                if (XGBoosterEvalOneIter(h, it, cache, names, dval ? 2 : 1, &ev) != 0) ev = NULL;
+            if (ev) snprintf(last_eval, sizeof last_eval, "%s", ev);
+            p->progress(it + 1, p->trees, last_eval, p->ud);
         }
     }
     hr_classifier_meta meta;
@@ -357,6 +386,7 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
     meta.seed = p->seed;
     meta.val_fraction = p->val_fraction;
     snprintf(meta.exclude_sources, sizeof meta.exclude_sources, "%s", p->exclude_sources ? p->exclude_sources : "");
+    snprintf(meta.target, sizeof meta.target, "%s", p->target == HR_TARGET_LABEL ? "label" : "best");
     XGBoosterSetParam(h, "nthread", "1");
     out = hr_classifier_wrap(h, &meta);
     h = NULL;
