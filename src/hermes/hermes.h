@@ -112,6 +112,13 @@ void hr_hermes_prompt_free(hr_hermes_prompt *out);
 /* Appends the JSON-mode system prompt text for schema (NULL = json_object). */
 void hr_hermes_json_mode_prompt(const cJSON *schema, hr_buf *out);
 
+/* Checks a JSON-mode answer (e.g. from an upstream tier): text must be one
+ * JSON value with only whitespace around it, valid against schema, or an
+ * object when schema is NULL (json_object). 0, or -1 with err such as
+ * "answer is not valid JSON" or "$.name: expected string, got integer"
+ * (err may be NULL). */
+int hr_hermes_json_answer_check(const char *text, size_t len, const cJSON *schema, char *err, size_t errsz);
+
 /* Checks the Hermes-relevant parts of a request body: tools (each a function
  * with a string name, unique, optional string description, parameters an
  * object schema using only supported keywords), tool_choice (naming a known

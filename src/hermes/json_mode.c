@@ -14,6 +14,30 @@ void hr_hermes_json_mode_prompt(const cJSON *schema, hr_buf *out) {
     hr_buf_puts(out, "\n</schema>");
 }
 
+int hr_hermes_json_answer_check(const char *text, size_t len, const cJSON *schema, char *err, size_t errsz) {
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    int rc = 0;
+    if (err && errsz) err[0] = 0;
+    bool trailing = false;
+    if (v)
+        for (const char *q = end; q < text + len; q++)
+            if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') trailing = true;
+    if (!v || trailing) {
+        if (err) snprintf(err, errsz, "answer is not valid JSON");
+        rc = -1;
+    } else if (!schema) {
+        if (!cJSON_IsObject(v)) {
+            if (err) snprintf(err, errsz, "$: expected object (json_object mode)");
+            rc = -1;
+        }
+    } else {
+        rc = hr_hermes_schema_validate(schema, v, err, errsz);
+    }
+    cJSON_Delete(v);
+    return rc;
+}
+
 static int fail(hr_request_error *err, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(hr_request_error *err, const char *param, const char *fmt, ...) {
     if (err) {

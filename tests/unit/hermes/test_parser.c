@@ -357,12 +357,63 @@ static void test_unique_ids(void **state) {
     cJSON_Delete(tools);
 }
 
+/* Random documents built from tag fragments, fed whole and in random pieces:
+ * same log, and the content never shows an open tag (ASan watches memory). */
+static void test_random_documents(void **state) {
+    (void)state;
+    static const char *const frags[] = {
+        "<tool_call>", "</tool_call>", "{\"name\": \"get_time\", \"arguments\": {}}",
+        "{\"name\": \"get_weather\", \"arguments\": {\"location\": \"é\"}}", "<", "tool", "_call", ">", "</",
+        " ", "\n", "é", "\xC3", "\xA9", "x", "{", "\"", "😀", "<tool_response>"};
+    const int nf = (int)(sizeof frags / sizeof frags[0]);
+    cJSON *tools = tools_json();
+    uint64_t rng = 12345;
+    char doc[2048];
+    for (int iter = 0; iter < 400; iter++) {
+        size_t len = 0;
+        int parts = 1 + (int)((rng = rng * 6364136223846793005ull + 1442695040888963407ull) >> 33) % 40;
+        for (int k = 0; k < parts; k++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            const char *f = frags[(rng >> 33) % (uint64_t)nf];
+            size_t fl = strlen(f);
+            if (len + fl >= sizeof doc) break;
+            memcpy(doc + len, f, fl);
+            len += fl;
+        }
+        doc[len] = 0;
+        hr_hermes_parser_params p = hr_hermes_parser_default_params();
+        p.max_call_bytes = 64;
+        elog ref;
+        run_split(tools, doc, NULL, 0, &ref, &p);
+        if (strstr(ref.content.data, "<tool_call>")) fail_msg("open tag leaked in: %s", doc);
+        for (int rep = 0; rep < 4; rep++) {
+            size_t cuts[6];
+            for (int c = 0; c < 6; c++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                cuts[c] = (size_t)((rng >> 33) % (len + 1));
+            }
+            for (int a = 0; a < 6; a++) /* sort */
+                for (int b = a + 1; b < 6; b++)
+                    if (cuts[b] < cuts[a]) { size_t t = cuts[a]; cuts[a] = cuts[b]; cuts[b] = t; }
+            elog l;
+            run_split(tools, doc, cuts, 6, &l, &p);
+            if (strcmp(l.content.data, ref.content.data) || strcmp(l.calls.data, ref.calls.data))
+                fail_msg("doc %s\nsplit log differs:\n%s|%s\nvs\n%s|%s", doc, l.content.data, l.calls.data,
+                         ref.content.data, ref.calls.data);
+            elog_free(&l);
+        }
+        elog_free(&ref);
+    }
+    cJSON_Delete(tools);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_call),      cmocka_unit_test(test_multiple_calls_and_text),
         cmocka_unit_test(test_every_split),      cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_prefill_and_parallel), cmocka_unit_test(test_no_tools_passthrough),
         cmocka_unit_test(test_parse_message),    cmocka_unit_test(test_unique_ids),
+        cmocka_unit_test(test_random_documents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,11 +165,29 @@ static void test_request_check(void **state) {
     assert_int_equal(req_check("{\"response_format\":{\"type\":\"yaml\"}}", &err), -1);
 }
 
+static void test_json_answer(void **state) {
+    (void)state;
+    char err[200];
+    cJSON *s = cJSON_Parse(SCHEMA);
+    const char *ok = " {\"name\": \"Goku\", \"age\": 40}\n";
+    assert_int_equal(hr_hermes_json_answer_check(ok, strlen(ok), s, err, sizeof err), 0);
+    const char *bad = "{\"name\": 7}";
+    assert_int_equal(hr_hermes_json_answer_check(bad, strlen(bad), s, err, sizeof err), -1);
+    assert_string_equal(err, "$.name: expected string, got integer");
+    const char *junk = "{\"name\": \"x\"} trailing";
+    assert_int_equal(hr_hermes_json_answer_check(junk, strlen(junk), s, err, sizeof err), -1);
+    assert_string_equal(err, "answer is not valid JSON");
+    assert_int_equal(hr_hermes_json_answer_check("[1]", 3, NULL, err, sizeof err), -1);
+    assert_int_equal(hr_hermes_json_answer_check("{}", 2, NULL, err, sizeof err), 0);
+    assert_int_equal(hr_hermes_json_answer_check("{\"a\":", 5, NULL, err, sizeof err), -1);
+    cJSON_Delete(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_check),        cmocka_unit_test(test_ref_loop_terminates),
-        cmocka_unit_test(test_request_check),
+        cmocka_unit_test(test_request_check), cmocka_unit_test(test_json_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
