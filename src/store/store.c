@@ -143,12 +143,7 @@ static void *writer_main(void *arg) {
             uint64_t due = s->ring[s->head].enq_ns + (uint64_t)s->opt.batch_ms * 1000000ull;
             uint64_t now = hr_now_ns();
             if (now >= due) break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts); /* condvar uses CLOCK_REALTIME by default */
-            uint64_t wait = due - now;
-            ts.tv_sec += (time_t)(wait / 1000000000ull);
-            ts.tv_nsec += (long)(wait % 1000000000ull);
-            if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            struct timespec ts = {.tv_sec = (time_t)(due / 1000000000ull), .tv_nsec = (long)(due % 1000000000ull)};
             pthread_cond_timedwait(&s->cv_work, &s->mu, &ts);
         }
         if (!s->count && s->closing) break;
@@ -205,7 +200,11 @@ static hr_store *store_new(const hr_log_config *cfg, const hr_store_options *opt
     s->readonly = readonly;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->read_mu, NULL);
-    pthread_cond_init(&s->cv_work, NULL);
+    pthread_condattr_t ca; /* timed waits on the monotonic clock: wall-clock jumps do not stretch them */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv_work, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&s->cv_done, NULL);
     return s;
 }

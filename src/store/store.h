@@ -16,6 +16,10 @@
  * opts.batch_rows rows are queued, when the oldest queued row is
  * opts.batch_ms old, or at once on hr_store_flush()/hr_store_close().
  *
+ * SQLite: sqlite_path must name a file (the read calls open a second
+ * connection to it), not ":memory:". PostgreSQL: postgres_url is a libpq URL
+ * or conninfo string; connect_timeout defaults to 5 s unless it names one.
+ *
  * Text: strings are stored as valid UTF-8 (invalid bytes become U+FFFD) and
  * each is capped at HR_STORE_MAX_TEXT bytes (cut on a code point boundary).
  *

@@ -92,7 +92,11 @@ fail:
 }
 
 static void *pg_open(const hr_log_config *cfg, hr_store_mode mode, int *version, char *err, size_t errlen) {
-    PGconn *c = PQconnectdb(cfg->postgres_url);
+    /* A default connect timeout so a dead server cannot hold the writer (and
+     * close) for minutes; one given in the URL wins, as it is expanded later. */
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const vals[] = {"5", "hermes-router", cfg->postgres_url, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         pg_err(err, errlen, "cannot connect to the request log", c ? PQerrorMessage(c) : "out of memory");
         PQfinish(c);
