@@ -685,8 +685,10 @@ static size_t utf8_seq_len(unsigned char c) {
 
 /* Emits whole sequences from buf[0..n) into out, replacing invalid bytes by
  * U+FFFD; returns how many trailing bytes form an incomplete sequence that
- * must wait (only when !final). */
+ * must wait (only when !final). Once something does not fit in cap, nothing
+ * more is written (the output stays a prefix, cut at a character). */
 static size_t emit_utf8(const unsigned char *buf, size_t n, int final, char *out, size_t cap, size_t *w) {
+    int full = 0;
     size_t i = 0;
     while (i < n) {
         size_t k = utf8_seq_len(buf[i]);
@@ -701,20 +703,14 @@ static size_t emit_utf8(const unsigned char *buf, size_t n, int final, char *out
         if (ok)
             for (size_t j = 1; j < k; j++)
                 if ((buf[i + j] & 0xC0) != 0x80) ok = 0;
-        if (!ok) {
-            if (*w + 3 <= cap) {
-                memcpy(out + *w, "\xEF\xBF\xBD", 3);
-                *w += 3;
-            }
-            i++;
-            continue;
-        }
-        if (*w + k <= cap) {
-            memcpy(out + *w, buf + i, k);
-            *w += k;
+        const unsigned char *src = ok ? buf + i : (const unsigned char *)"\xEF\xBF\xBD";
+        size_t sl = ok ? k : 3;
+        if (!full && *w + sl <= cap) {
+            memcpy(out + *w, src, sl);
+            *w += sl;
         } else
-            *w = cap; /* truncated: stop writing, keep whole sequences */
-        i += k;
+            full = 1;
+        i += ok ? k : 1;
     }
     return 0;
 }

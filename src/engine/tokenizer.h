@@ -13,6 +13,12 @@
  * hr_tokenizer_token_bytes() turns any of them into the raw bytes a model
  * "means", which is what a detokenizer prints.
  *
+ * Exactness: encode() reproduces llama.cpp (and so Hugging Face) ids on the
+ * llama.cpp test vectors for llama-spm, phi-3, gpt-2, llama-bpe, mpt,
+ * starcoder, refact, falcon, deepseek-coder, deepseek-llm and bert-bge
+ * (tests/unit/engine/test_tokenizer_vocab.c). Known differences: wpm folds
+ * accents only for Latin scripts; spm splits invalid UTF-8 byte by byte.
+ *
  * Errors: constructors return NULL and write a one-line message into err
  * (when err != NULL). Out of memory aborts (project policy, core/buf.h).
  * Limits: at most HR_TOK_MAX_VOCAB tokens, HR_TOK_MAX_TOKEN_BYTES bytes per
@@ -50,9 +56,11 @@ typedef enum hr_tok_type {
 
 /* encode() flags */
 #define HR_TOK_ADD_BOS 1u       /* prepend BOS (when the vocab has one) */
-#define HR_TOK_PARSE_SPECIAL 2u /* match control/user-defined token texts as
-                                   whole tokens (template text only, never
-                                   user text) */
+#define HR_TOK_PARSE_SPECIAL 2u /* match control (and unknown-type) token
+                                   texts as whole tokens: template text only,
+                                   never user text. USER_DEFINED tokens are
+                                   plain added words and always match whole,
+                                   as in llama.cpp (its test vectors need it). */
 #define HR_TOK_ADD_EOS 4u       /* append EOS (bert: SEP) */
 
 /* ---- building ---------------------------------------------------------- */
@@ -163,9 +171,10 @@ typedef struct hr_detok {
 } hr_detok;
 
 void hr_detok_init(hr_detok *d, const hr_tokenizer *t, int show_special);
-/* Appends the text that id completes to out (at most cap bytes, returns the
- * byte count written; needs cap >= HR_TOK_MAX_TOKEN_BYTES + 8 to never
- * truncate). */
+/* Writes the text that id completes to out and returns its byte count.
+ * Invalid bytes come out as U+FFFD, so with cap >= HR_DETOK_MIN_CAP nothing
+ * is ever truncated (a smaller cap cuts at a character boundary). */
+#define HR_DETOK_MIN_CAP (3 * (HR_TOK_MAX_TOKEN_BYTES + 8))
 size_t hr_detok_push(hr_detok *d, int32_t id, char *out, size_t cap);
 /* Flushes held-back bytes of an incomplete sequence as U+FFFD each (end of
  * stream). Returns the byte count written (cap >= 12 suffices). */

@@ -54,6 +54,10 @@ void hr_tok_spm_encode(const hr_tokenizer *t, const char *s, size_t n, int space
         unsigned char c = (unsigned char)e[i];
         size_t k = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
         if (k > en - i) k = en - i;
+        /* an invalid sequence is one symbol per byte (llama.cpp would swallow
+         * the next bytes, possibly an escaped space, into a broken character) */
+        for (size_t j = 1; j < k; j++)
+            if (((unsigned char)e[i + j] & 0xC0) != 0x80) k = 1;
         sy[ns] = (sym){ns - 1, ns + 1, (uint32_t)i, (uint32_t)k, hr_tok_lookup(t, e + i, k)};
         ns++;
         i += k;

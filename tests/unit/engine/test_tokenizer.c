@@ -218,6 +218,14 @@ static void test_detok_stream(void **state) {
     assert_true(k >= 3);
     assert_memory_equal(out, "\xEF\xBF\xBD", 3);
 
+    /* a too small buffer gets a prefix cut at a character, never a half one */
+    n = enc(llama3, "\xC3\xA9\xC3\xA9\xC3\xA9", 0, ids, 64); /* "ééé" */
+    hr_detok_init(&d, llama3, 0);
+    w = 0;
+    for (int i = 0; i < n; i++) w += hr_detok_push(&d, ids[i], out + w, 3);
+    assert_true(w >= 2 && w % 2 == 0);
+    assert_true(valid_utf8(out, w));
+
     /* spm: the first token's prefix space is dropped */
     n = enc(spm, "Hello world", 0, ids, 64);
     hr_detok_init(&d, spm, 0);
@@ -373,13 +381,56 @@ static void test_long_input(void **state) {
     free(back);
 }
 
+/* Random bytes (mostly invalid UTF-8) and random mixes of specials and text:
+ * encoding never loses or invents a byte, with or without PARSE_SPECIAL. */
+static void test_random_round_trip(void **state) {
+    (void)state;
+    static const char *const pieces[] = {"<|im_start|>", "<|im_end|>", "<s>", " ", "\n", "ab", "\xC3\xA9",
+                                         "\xF0\x9F", "\xA6\x99", "'s", "123", "\t\t", "<|", "|>"};
+    unsigned seed = 12345;
+    char text[512], back[2048];
+    int32_t ids[1024];
+    for (int iter = 0; iter < 400; iter++) {
+        size_t n = 0, want = (size_t)(seed % 300);
+        while (n < want) {
+            seed = seed * 1103515245u + 12345u;
+            if (iter & 1) {
+                const char *p = pieces[(seed >> 16) % (sizeof pieces / sizeof pieces[0])];
+                size_t l = strlen(p);
+                if (n + l > sizeof text) break;
+                memcpy(text + n, p, l);
+                n += l;
+            } else
+                text[n++] = (char)(seed >> 16);
+        }
+        unsigned flags = (iter & 2) ? HR_TOK_PARSE_SPECIAL : 0;
+        const hr_tokenizer *ts[] = {llama3, spm};
+        for (int k = 0; k < 2; k++) {
+            int m = hr_tokenizer_encode(ts[k], text, n, flags, ids, 1024);
+            assert_true(m >= 0);
+            size_t w = join(ts[k], ids, m, back, sizeof back);
+            if (k == 0) {
+                assert_int_equal(w, n);
+                assert_memory_equal(back, text, n);
+            } else if (n) {
+                /* spm adds one space at the start and after each special token */
+                size_t specials = 0;
+                for (int i = 0; i < m; i++) specials += hr_tokenizer_token_type(spm, ids[i]) == HR_TOK_TYPE_CONTROL;
+                if (!(w >= n && w <= n + 1 + specials)) fprintf(stderr, "iter %d n %zu w %zu specials %zu m %d\n", iter, n, w, specials, m);
+                assert_true(w >= n && w <= n + 1 + specials);
+            }
+        }
+        seed = seed * 1103515245u + 12345u;
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hermes_specials), cmocka_unit_test(test_spm_specials_and_prefix),
         cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_out_too_small),
         cmocka_unit_test(test_detok_stream),    cmocka_unit_test(test_errors),
         cmocka_unit_test(test_spm_in_memory),   cmocka_unit_test(test_gguf_export_round_trip),
-        cmocka_unit_test(test_long_input),
+        cmocka_unit_test(test_long_input),      cmocka_unit_test(test_random_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
