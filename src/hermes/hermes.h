@@ -180,6 +180,14 @@ int hr_hermes_parser_n_invalid(const hr_hermes_parser *ps);
 const char *hr_hermes_parser_finish_reason(const hr_hermes_parser *ps);
 void hr_hermes_parser_free(hr_hermes_parser *ps);
 
+/* The OpenAI chat.completion.chunk "delta" object for an event (caller frees):
+ * CONTENT {"content": text}; TOOL_START {"tool_calls":[{"index","id",
+ * "type":"function","function":{"name","arguments":""}}]}; TOOL_ARGS
+ * {"tool_calls":[{"index","function":{"arguments": fragment}}]};
+ * TOOL_INVALID {"invalid_tool_calls":[{"index","raw","error","name"?}]}
+ * (extension; a gateway may log it instead); TOOL_END NULL (nothing to send). */
+cJSON *hr_hermes_event_delta(const hr_hermes_event *ev);
+
 /* One shot: the OpenAI assistant message for a whole output text:
  * {"role":"assistant","content": string|null,
  *  "tool_calls":[{"id","type":"function","function":{"name","arguments"}}] (when any),

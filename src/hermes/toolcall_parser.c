@@ -329,6 +329,57 @@ void hr_hermes_parser_free(hr_hermes_parser *ps) {
     free(ps);
 }
 
+/* ---- OpenAI shapes ---- */
+
+static cJSON *string_n(const char *s, size_t n) {
+    char *c = hr_xstrndup(s ? s : "", s ? n : 0);
+    cJSON *v = cJSON_CreateString(c);
+    free(c);
+    return v;
+}
+
+cJSON *hr_hermes_event_delta(const hr_hermes_event *ev) {
+    cJSON *d, *arr, *tc, *f;
+    switch (ev->type) {
+    case HR_HERMES_EV_CONTENT:
+        d = cJSON_CreateObject();
+        cJSON_AddItemToObject(d, "content", string_n(ev->text, ev->len));
+        return d;
+    case HR_HERMES_EV_TOOL_START:
+    case HR_HERMES_EV_TOOL_ARGS:
+        d = cJSON_CreateObject();
+        arr = cJSON_AddArrayToObject(d, "tool_calls");
+        tc = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, tc);
+        cJSON_AddNumberToObject(tc, "index", ev->index);
+        if (ev->type == HR_HERMES_EV_TOOL_START) {
+            cJSON_AddStringToObject(tc, "id", ev->id);
+            cJSON_AddStringToObject(tc, "type", "function");
+        }
+        f = cJSON_AddObjectToObject(tc, "function");
+        if (ev->type == HR_HERMES_EV_TOOL_START) {
+            cJSON_AddStringToObject(f, "name", ev->name);
+            cJSON_AddStringToObject(f, "arguments", "");
+        } else {
+            cJSON_AddItemToObject(f, "arguments", string_n(ev->text, ev->len));
+        }
+        return d;
+    case HR_HERMES_EV_TOOL_INVALID:
+        d = cJSON_CreateObject();
+        arr = cJSON_AddArrayToObject(d, "invalid_tool_calls");
+        tc = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, tc);
+        cJSON_AddNumberToObject(tc, "index", ev->index);
+        cJSON_AddItemToObject(tc, "raw", string_n(ev->text, ev->len));
+        cJSON_AddStringToObject(tc, "error", ev->error ? ev->error : "");
+        if (ev->name) cJSON_AddStringToObject(tc, "name", ev->name);
+        return d;
+    case HR_HERMES_EV_TOOL_END:
+        break;
+    }
+    return NULL;
+}
+
 /* ---- one shot ---- */
 
 typedef struct {

@@ -357,6 +357,49 @@ static void test_unique_ids(void **state) {
     cJSON_Delete(tools);
 }
 
+typedef struct {
+    hr_buf out; /* the deltas, printed, one per line */
+} deltas;
+
+static void on_delta(void *user, const hr_hermes_event *ev) {
+    deltas *d = user;
+    cJSON *j = hr_hermes_event_delta(ev);
+    if (!j) {
+        assert_int_equal(ev->type, HR_HERMES_EV_TOOL_END);
+        return;
+    }
+    char *s = cJSON_PrintUnformatted(j);
+    hr_buf_printf(&d->out, "%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+static void test_openai_deltas(void **state) {
+    (void)state;
+    cJSON *tools = tools_json();
+    deltas d;
+    hr_buf_init(&d.out, 0);
+    hr_hermes_parser_params p = hr_hermes_parser_default_params();
+    p.tools = tools;
+    p.id_seed = 7;
+    p.on_event = on_delta;
+    p.user = &d;
+    hr_hermes_parser *ps = hr_hermes_parser_create(&p);
+    const char *t = "Hi <tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call><tool_call>{bad}</tool_call>";
+    hr_hermes_parser_feed(ps, t, strlen(t));
+    hr_hermes_parser_finish(ps);
+    hr_hermes_parser_free(ps);
+    char *line2 = strchr(d.out.data, '\n') + 1;
+    assert_memory_equal(d.out.data, "{\"content\":\"Hi\"}\n", 17);
+    assert_memory_equal(line2, "{\"tool_calls\":[{\"index\":0,\"id\":\"call_", 37);
+    assert_non_null(strstr(line2, "\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}]}\n"
+                                  "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{}\"}}]}\n"
+                                  "{\"invalid_tool_calls\":[{\"index\":0,\"raw\":\"<tool_call>{bad}</tool_call>\","
+                                  "\"error\":\"tool call is not valid JSON\"}]}\n"));
+    hr_buf_free(&d.out);
+    cJSON_Delete(tools);
+}
+
 /* Random documents built from tag fragments, fed whole and in random pieces:
  * same log, and the content never shows an open tag (ASan watches memory). */
 static void test_random_documents(void **state) {
@@ -414,6 +457,7 @@ int main(void) {
         cmocka_unit_test(test_prefill_and_parallel), cmocka_unit_test(test_no_tools_passthrough),
         cmocka_unit_test(test_parse_message),    cmocka_unit_test(test_unique_ids),
         cmocka_unit_test(test_random_documents),
+        cmocka_unit_test(test_openai_deltas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
