@@ -39,9 +39,10 @@
  *
  * ---- Output parser (hr_hermes_parser) -------------------------------------
  * Fed text deltas split anywhere (mid-tag, mid-UTF-8), it emits:
- *   CONTENT   text outside calls: valid UTF-8, never any part of "<tool_call>"
- *             (a possible tag prefix is held back), whitespace next to a call
- *             dropped;
+ *   CONTENT   text outside calls, never any part of "<tool_call>" (a possible
+ *             tag prefix is held back), never a cut UTF-8 sequence (held
+ *             back; a cut tail at finish becomes U+FFFD), whitespace next to
+ *             a call dropped. Without tools all text is content;
  *   TOOL_START {index, id "call_<24 alnum>", name}, then TOOL_ARGS (the
  *             arguments object compact-serialized, one fragment), TOOL_END;
  *   TOOL_INVALID a malformed call: {index among invalid calls, raw block text
@@ -49,6 +50,8 @@
  *             JSON, missing/unknown name, arguments not an object, arguments
  *             failing the tool's parameter schema, unterminated at finish, or
  *             over max_call_bytes. It is never emitted as a call or content.
+ * Accepted leniently: keys in any order, "arguments" as a JSON string holding
+ * an object, "parameters" instead of "arguments", no arguments (= {}).
  * Each call is released when its </tool_call> arrives and it validates, so a
  * client never sees half of an invalid call. An unterminated block at finish()
  * is accepted when its JSON is complete and valid.
