@@ -46,7 +46,11 @@ const hr_type_traits *hr_type_get(int type);
 /* Bytes for n elements (n must be a multiple of block_size); 0 if unsupported. */
 size_t hr_type_row_bytes(int type, int64_t n);
 
-/* Reference conversions, used by tests, the synthesizer and embedding lookup. */
+/* Reference conversions, used by tests, the synthesizer and embedding lookup.
+ * type must be supported and n a multiple of its block size (checked by
+ * assert only: callers validate shapes when they load a tensor). Quantizers
+ * round to nearest with per-block scales; K types search each sub-block's
+ * scale/min. F16/BF16 round to nearest even, as llama.cpp does. */
 void hr_dequantize_row(int type, const void *src, float *dst, int64_t n);
 void hr_quantize_row(int type, const float *src, void *dst, int64_t n);
 
@@ -61,7 +65,11 @@ void hr_quantize_activation_row(int wtype, const float *x, void *xq, int64_t k);
  * W: rows of k elements of wtype, row stride hr_type_row_bytes(wtype, k).
  * xq: n_batch activation rows, each prepared by hr_quantize_activation_row,
  * stride hr_type_row_bytes(hr_vec_dot_type(wtype), k). Uses the fastest path
- * the CPU has. */
+ * the CPU has. wtype must be a supported weight type (not Q8_1/Q8_K) and k a
+ * multiple of its block size and its activation type's. Writes only y[b*ldy + r]
+ * for b < n_batch, r0 <= r < r1. No allocation, thread-safe for disjoint y.
+ * Generation (n_batch 1) streams each weight byte once; for n_batch > 1 rows
+ * are tiled and four activation rows share each weight block load. */
 void hr_matmul_rows(int wtype, const void *w, int64_t k, int64_t r0, int64_t r1, const void *xq, int n_batch,
                     float *y, int64_t ldy);
 /* Same with the scalar reference only (tests compare the two). */
