@@ -216,7 +216,7 @@ typedef struct text_stats {
 
 static void scan_text(const char *text, size_t len, text_stats *st) {
     memset(st, 0, sizeof *st);
-    size_t off = 0, line_start = 0;
+    size_t off = 0, line_start = 0, fence_end = 0;
     bool in_word = false, in_fence = false;
     st->lines = len ? 1 : 0;
     while (off <= len) {
@@ -242,9 +242,9 @@ static void scan_text(const char *text, size_t len, text_stats *st) {
         uint32_t c;
         size_t k = hr_utf8_decode(text + off, len - off, &c);
         if (c == '?' || c == 0xFF1F) st->qmarks++;
-        if (c == '`' && off + 3 <= len && !memcmp(text + off, "```", 3)) {
+        if (c == '`' && off >= fence_end && off + 3 <= len && !memcmp(text + off, "```", 3)) {
             st->fences++;
-            k = 3;
+            fence_end = off + 3;
         }
         bool word = (c < 128) && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
         if (word && !in_word) st->words++;
