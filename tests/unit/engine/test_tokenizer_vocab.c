@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -117,6 +118,50 @@ static void test_llama_bpe_tiktoken(void **state) {
     assert_int_equal(fails, 0);
 }
 
+/* The synthesizer's path: the tiktoken vocab exported as GGUF metadata
+ * (tokens, token types, derived merges), written, read back through
+ * hr_tokenizer_from_gguf: the llama-bpe vectors must still match. */
+static void test_llama_bpe_exported_gguf(void **state) {
+    (void)state;
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/tokenizers/llama3/tokenizer.model", shared_dir());
+    hr_tokenizer *src = hr_tokenizer_from_tiktoken(path, 256, 1, err, sizeof err);
+    if (!src) fail_msg("%s", err);
+    int32_t nv = hr_tokenizer_n_vocab(src), nm = hr_tokenizer_n_merges(src);
+    const char **tv = malloc(sizeof *tv * (size_t)nv), **mv = malloc(sizeof *mv * (size_t)nm);
+    size_t *tl = malloc(sizeof *tl * (size_t)nv), *ml = malloc(sizeof *ml * (size_t)nm);
+    int32_t *ty = malloc(sizeof *ty * (size_t)nv);
+    for (int32_t i = 0; i < nv; i++) {
+        tv[i] = hr_tokenizer_token_text(src, i, &tl[i]);
+        ty[i] = hr_tokenizer_token_type(src, i);
+    }
+    for (int32_t i = 0; i < nm; i++) mv[i] = hr_tokenizer_merge(src, i, &ml[i]);
+    hr_gguf_writer *w = hr_gguf_writer_create();
+    hr_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+    hr_gguf_writer_set_str(w, "tokenizer.ggml.pre", hr_tokenizer_pre(src));
+    hr_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tv, tl, (uint64_t)nv);
+    hr_gguf_writer_set_arr_data(w, "tokenizer.ggml.token_type", HR_GGUF_I32, ty, (uint64_t)nv);
+    hr_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", mv, ml, (uint64_t)nm);
+    snprintf(path, sizeof path, "/tmp/hr_tok_vocab_%d.gguf", (int)getpid());
+    assert_int_equal(hr_gguf_writer_write(w, path, NULL, NULL, err, sizeof err), 0);
+    hr_gguf_writer_free(w);
+    free(tv);
+    free(mv);
+    free(tl);
+    free(ml);
+    free(ty);
+    hr_tokenizer_free(src);
+    hr_gguf *g = hr_gguf_open(path, err, sizeof err);
+    unlink(path);
+    if (!g) fail_msg("%s", err);
+    hr_tokenizer *t = hr_tokenizer_from_gguf(g, err, sizeof err);
+    hr_gguf_close(g);
+    if (!t) fail_msg("%s", err);
+    int fails = run_vectors(t, "llama-bpe");
+    hr_tokenizer_free(t);
+    assert_int_equal(fails, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_spm),     cmocka_unit_test(test_gpt2),
@@ -124,7 +169,7 @@ int main(void) {
         cmocka_unit_test(test_deepseek_coder), cmocka_unit_test(test_deepseek_llm),
         cmocka_unit_test(test_falcon),        cmocka_unit_test(test_mpt),
         cmocka_unit_test(test_refact),        cmocka_unit_test(test_starcoder),
-        cmocka_unit_test(test_bert_bge),
+        cmocka_unit_test(test_bert_bge),      cmocka_unit_test(test_llama_bpe_exported_gguf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
