@@ -199,9 +199,8 @@ static int cmd_synth(int argc, char **argv) {
         p.chat_template = tmpl;
     }
     p.progress = isatty(2) ? progress : NULL;
-    fprintf(stderr, "synthesizing %s %s -> %s%s%s\n", p.shape, p.type, out, vocab || tiktoken ? " (vocab " : "",
-            vocab ? vocab : tiktoken ? tiktoken : "");
-    if (vocab || tiktoken) fprintf(stderr, ")\n");
+    fprintf(stderr, "synthesizing %s %s -> %s (vocab: %s)\n", p.shape, p.type, out,
+            vocab ? vocab : tiktoken ? tiktoken : "generated");
     char err[512];
     int rc = hr_synth_write(&p, out, err, sizeof err);
     free(tmpl);
