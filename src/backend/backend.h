@@ -40,12 +40,14 @@ typedef struct hr_backend_error {
 
 typedef struct hr_sink hr_sink;
 typedef struct hr_sink_ops {
-    /* Streaming: one chunk object; takes ownership. */
-    void (*chunk)(hr_sink *s, cJSON *chunk);
+    /* Streaming: one chunk object; takes ownership. raw (may be NULL) is the
+     * exact JSON text of chunk, so the gateway can relay it without printing. */
+    void (*chunk)(hr_sink *s, cJSON *chunk, const char *raw, size_t raw_len);
     /* Streaming: the stream ended normally. usage may be NULL. */
     void (*done)(hr_sink *s, const hr_usage *usage);
-    /* Non-streaming: the whole chat.completion object; takes ownership. */
-    void (*complete)(hr_sink *s, cJSON *completion, const hr_usage *usage);
+    /* Non-streaming: the whole chat.completion object; takes ownership. raw
+     * (may be NULL) is its exact JSON text. */
+    void (*complete)(hr_sink *s, cJSON *completion, const char *raw, size_t raw_len, const hr_usage *usage);
     /* Failure; the call is over after this. */
     void (*error)(hr_sink *s, const hr_backend_error *err);
 } hr_sink_ops;

@@ -6,22 +6,39 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "backend/backend.h"
 #include "backend/upstream_internal.h"
 #include "core/buf.h"
+
+#define EASY_POOL 64
 
 struct hr_loop {
     struct event_base *base;
     int index;
     CURLM *multi;
     struct event *timer;
+    CURL *easy_pool[EASY_POOL]; /* reset handles kept for reuse: curl_easy_init is not cheap */
+    int n_easy;
 };
 
 typedef struct sock_ctx {
-    struct event *ev;
+    struct event ev; /* re-assigned only when libcurl changes what it waits for */
+    short kind;
     hr_loop *loop;
 } sock_ctx;
+
+CURL *hr_loop_easy_get(hr_loop *l) { return l->n_easy ? l->easy_pool[--l->n_easy] : curl_easy_init(); }
+
+void hr_loop_easy_put(hr_loop *l, CURL *e) {
+    if (l->n_easy < EASY_POOL) {
+        curl_easy_reset(e);
+        l->easy_pool[l->n_easy++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
 
 static void check_done(hr_loop *l) {
     CURLMsg *msg;
@@ -54,7 +71,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     sock_ctx *sc = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (sc) {
-            event_free(sc->ev);
+            event_del(&sc->ev);
             free(sc);
             curl_multi_assign(l->multi, s, NULL);
         }
@@ -65,11 +82,14 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         sc = hr_xcalloc(1, sizeof *sc);
         sc->loop = l;
         curl_multi_assign(l->multi, s, sc);
+    } else if (sc->kind == kind) {
+        return 0;
     } else {
-        event_free(sc->ev);
+        event_del(&sc->ev);
     }
-    sc->ev = event_new(l->base, s, kind, on_socket_event, l);
-    event_add(sc->ev, NULL);
+    sc->kind = kind;
+    event_assign(&sc->ev, l->base, s, kind, on_socket_event, l);
+    event_add(&sc->ev, NULL);
     return 0;
 }
 
@@ -101,6 +121,7 @@ hr_loop *hr_loop_create(struct event_base *base, int index) {
 void hr_loop_free(hr_loop *l) {
     if (!l) return;
     curl_multi_cleanup(l->multi);
+    for (int i = 0; i < l->n_easy; i++) curl_easy_cleanup(l->easy_pool[i]);
     event_free(l->timer);
     free(l);
 }

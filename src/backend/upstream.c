@@ -57,7 +57,7 @@ struct hr_call {
 static void call_free(hr_call *c) {
     if (c->x.easy) {
         curl_multi_remove_handle(hr_loop_curl_multi(c->x.loop), c->x.easy);
-        curl_easy_cleanup(c->x.easy);
+        hr_loop_easy_put(c->x.loop, c->x.easy);
     }
     curl_slist_free_all(c->headers);
     free(c->body);
@@ -159,8 +159,12 @@ static void sse_event(hr_call *c, char *ev, size_t len) {
         cJSON_Delete(chunk);
         goto out;
     }
-    if (!c->client_usage && usage) cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
-    c->sink->ops->chunk(c->sink, chunk);
+    if (!c->client_usage && usage) {
+        cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
+        c->sink->ops->chunk(c->sink, chunk, NULL, 0);
+    } else {
+        c->sink->ops->chunk(c->sink, chunk, data.data, data.len);
+    }
 out:
     hr_buf_free(&data);
 }
@@ -261,7 +265,7 @@ static void call_finish(xfer *x, CURLcode rc) {
                 } else {
                     read_usage(obj, &c->usage);
                     c->finished = true;
-                    c->sink->ops->complete(c->sink, obj, &c->usage);
+                    c->sink->ops->complete(c->sink, obj, c->buf.data, c->buf.len, &c->usage);
                 }
             }
         }
@@ -309,7 +313,7 @@ static hr_call *up_submit(hr_backend *b, hr_loop *loop, hr_chat_request *req, hr
     if (c->stream) c->headers = curl_slist_append(c->headers, "Accept: text/event-stream");
     if (up->auth_header) c->headers = curl_slist_append(c->headers, up->auth_header);
 
-    CURL *e = curl_easy_init();
+    CURL *e = hr_loop_easy_get(loop);
     c->x.easy = e;
     curl_easy_setopt(e, CURLOPT_URL, up->chat_url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -400,7 +404,7 @@ static void probe_finish(xfer *x, CURLcode rc) {
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_multi_remove_handle(hr_loop_curl_multi(x->loop), x->easy);
-    curl_easy_cleanup(x->easy);
+    hr_loop_easy_put(x->loop, x->easy);
     curl_slist_free_all(p->headers);
     bool ok = rc == CURLE_OK && status > 0 && status < 500;
     p->done(p->ud, ok);
@@ -415,7 +419,7 @@ void hr_upstream_probe(hr_backend *b, hr_loop *loop, double timeout_s, void (*do
     p->done = done;
     p->ud = ud;
     if (up->auth_header) p->headers = curl_slist_append(NULL, up->auth_header);
-    CURL *e = curl_easy_init();
+    CURL *e = hr_loop_easy_get(loop);
     p->x.easy = e;
     curl_easy_setopt(e, CURLOPT_URL, up->models_url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
@@ -425,7 +429,7 @@ void hr_upstream_probe(hr_backend *b, hr_loop *loop, double timeout_s, void (*do
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_s * 1000));
     if (curl_multi_add_handle(hr_loop_curl_multi(loop), e) != CURLM_OK) {
-        curl_easy_cleanup(e);
+        hr_loop_easy_put(loop, e);
         curl_slist_free_all(p->headers);
         free(p);
         done(ud, false);

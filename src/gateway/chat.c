@@ -33,6 +33,7 @@ typedef struct gw_req {
     struct evhttp_request *req;   /* NULL once the client is gone */
     struct evhttp_connection *conn;
     struct event *eof_watch;
+    struct event *watch_timer;    /* starts eof_watch if the answer takes a while */
     hr_chat_request chat;
     hr_route_decision d;
     int tier;                     /* tier answering now */
@@ -81,16 +82,44 @@ static void set_route_headers(gw_req *r) {
     }
 }
 
-static void add_hermes_field(gw_req *r, cJSON *obj) {
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, "hermes");
-    cJSON *x = cJSON_AddObjectToObject(obj, "hermes");
+/* The "hermes" extension object: {"tier", "route_reason", ...} as JSON text. */
+static char *hermes_field(gw_req *r) {
+    cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "tier", hr_tier_name(r->tier));
     cJSON_AddStringToObject(x, "route_reason", r->reason);
     cJSON_AddStringToObject(x, "strategy", r->d.strategy ? r->d.strategy : "none");
-    cJSON_AddNumberToObject(x, "route_us", r->d.route_us);
+    char us[32];
+    snprintf(us, sizeof us, "%.2f", r->d.route_us); /* raw: cJSON's float printing is slow */
+    cJSON_AddRawToObject(x, "route_us", us);
     cJSON_AddBoolToObject(x, "forced", r->d.forced);
     if (r->fallback) cJSON_AddBoolToObject(x, "fallback", true);
     cJSON_AddStringToObject(x, "request_id", r->id);
+    char *text = cJSON_PrintUnformatted(x);
+    cJSON_Delete(x);
+    return text;
+}
+
+/* Serialises obj with the hermes field added. When raw (obj's exact text) is
+ * given, the field is spliced in before the closing brace instead of
+ * re-printing the whole object. Returns malloc'd text. */
+static char *with_hermes_field(gw_req *r, cJSON *obj, const char *raw, size_t raw_len) {
+    char *field = hermes_field(r);
+    while (raw && raw_len && (raw[raw_len - 1] == ' ' || raw[raw_len - 1] == '\n' || raw[raw_len - 1] == '\r'))
+        raw_len--;
+    if (raw && raw_len >= 2 && raw[raw_len - 1] == '}' && !cJSON_HasObjectItem(obj, "hermes")) {
+        hr_buf b;
+        hr_buf_init(&b, 0);
+        hr_buf_append(&b, raw, raw_len - 1);
+        hr_buf_puts(&b, cJSON_GetArraySize(obj) > 0 ? ",\"hermes\":" : "\"hermes\":");
+        hr_buf_puts(&b, field);
+        hr_buf_puts(&b, "}");
+        free(field);
+        return hr_buf_steal(&b);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "hermes");
+    cJSON_AddRawToObject(obj, "hermes", field);
+    free(field);
+    return cJSON_PrintUnformatted(obj);
 }
 
 static void note_model(gw_req *r, const cJSON *obj) {
@@ -100,6 +129,10 @@ static void note_model(gw_req *r, const cJSON *obj) {
 }
 
 static void stop_watch(gw_req *r) {
+    if (r->watch_timer) {
+        event_free(r->watch_timer);
+        r->watch_timer = NULL;
+    }
     if (r->eof_watch) {
         event_free(r->eof_watch);
         r->eof_watch = NULL;
@@ -127,7 +160,7 @@ static void start_stream(gw_req *r) {
     r->streaming = true;
 }
 
-static void sink_chunk(hr_sink *s, cJSON *chunk) {
+static void sink_chunk(hr_sink *s, cJSON *chunk, const char *raw, size_t raw_len) {
     gw_req *r = (gw_req *)s;
     if (!r->first_byte_ns) r->first_byte_ns = hr_now_ns();
     note_model(r, chunk);
@@ -137,12 +170,17 @@ static void sink_chunk(hr_sink *s, cJSON *chunk) {
     }
     if (!r->streaming) {
         start_stream(r);
-        add_hermes_field(r, chunk); /* tier and reason in the first chunk */
+        char *text = with_hermes_field(r, chunk, raw, raw_len); /* tier and reason in the first chunk */
+        write_sse(r, text, strlen(text));
+        free(text);
+    } else if (raw) {
+        write_sse(r, raw, raw_len);
+    } else {
+        char *text = cJSON_PrintUnformatted(chunk);
+        write_sse(r, text, strlen(text));
+        free(text);
     }
-    char *text = cJSON_PrintUnformatted(chunk);
     cJSON_Delete(chunk);
-    write_sse(r, text, strlen(text));
-    free(text);
 }
 
 static void sink_done(hr_sink *s, const hr_usage *u) {
@@ -159,21 +197,26 @@ static void sink_done(hr_sink *s, const hr_usage *u) {
     finish(r, 200, NULL);
 }
 
-static void sink_complete(hr_sink *s, cJSON *obj, const hr_usage *u) {
+static void free_ref(const void *data, size_t len, void *extra) { free((void *)data); }
+
+static void sink_complete(hr_sink *s, cJSON *obj, const char *raw, size_t raw_len, const hr_usage *u) {
     gw_req *r = (gw_req *)s;
     r->call = NULL;
     if (!r->first_byte_ns) r->first_byte_ns = hr_now_ns();
     if (u) r->usage = *u;
     note_model(r, obj);
     if (r->req) {
-        add_hermes_field(r, obj);
+        char *text = with_hermes_field(r, obj, raw, raw_len);
         set_route_headers(r);
         stop_watch(r);
-        hr_send_json(r->req, 200, obj);
+        struct evbuffer *out = evbuffer_new();
+        evbuffer_add_reference(out, text, strlen(text), free_ref, NULL);
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", "application/json");
+        evhttp_send_reply(r->req, 200, "OK", out);
+        evbuffer_free(out);
         r->req = NULL;
-    } else {
-        cJSON_Delete(obj);
     }
+    cJSON_Delete(obj);
     finish(r, 200, NULL);
 }
 
@@ -259,16 +302,29 @@ static void on_eof_watch(evutil_socket_t fd, short what, void *arg) {
     if (conn) evhttp_connection_free(conn); /* frees the pending request too */
 }
 
-static void watch_client(gw_req *r) {
-    r->conn = evhttp_request_get_connection(r->req);
-    if (!r->conn) return;
-    evhttp_connection_set_closecb(r->conn, on_conn_close, r);
+static void start_eof_watch(evutil_socket_t unused, short what, void *arg) {
+    gw_req *r = arg;
+    if (!r->conn || r->eof_watch) return;
     struct bufferevent *bev = evhttp_connection_get_bufferevent(r->conn);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd >= 0) {
         r->eof_watch = event_new(r->w->base, fd, EV_READ | EV_PERSIST, on_eof_watch, r);
         event_add(r->eof_watch, NULL);
     }
+}
+
+/* Failed writes are reported through the close callback at once; an idle
+ * client that hangs up is noticed by an EOF watcher on its socket, started
+ * only when the answer takes longer than WATCH_DELAY (a fast answer costs no
+ * extra epoll registration). */
+#define WATCH_DELAY_US 50000
+static void watch_client(gw_req *r) {
+    r->conn = evhttp_request_get_connection(r->req);
+    if (!r->conn) return;
+    evhttp_connection_set_closecb(r->conn, on_conn_close, r);
+    r->watch_timer = evtimer_new(r->w->base, start_eof_watch, r);
+    struct timeval tv = {0, WATCH_DELAY_US};
+    evtimer_add(r->watch_timer, &tv);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
