@@ -11,7 +11,7 @@ pkgs=(
   postgresql   # server binaries for the request-log PostgreSQL test (skipped without them)
 )
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(wrk nginx)
+  pkgs+=(wrk nginx sqlite3 curl)
 fi
 
 missing=()
