@@ -34,6 +34,7 @@ static void usage(FILE *f) {
             "  --nthread N          XGBoost threads (default: all cores)\n"
             "  --target best|label  class = cheapest tier as good as the best (default) or the data's label\n"
             "  --weight-floor X     sample weight = quality gap + X; negative = unweighted (0.05)\n"
+            "  --tree-method M      XGBoost tree_method: hist (default), approx, exact\n"
             "  --config F           config file (classifier.dim)\n"
             "  --from-log           train from the request log's labelled rows (needs --config)\n"
             "  --quiet              no progress display\n"
@@ -144,6 +145,7 @@ int hr_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--nthread")) TAKE(p.nthread = atoi(v))
         else if (!strcmp(a, "--target")) TAKE(p.target = !strcmp(v, "label") ? HR_TARGET_LABEL : HR_TARGET_BEST)
         else if (!strcmp(a, "--weight-floor")) TAKE(p.weight_floor = atof(v))
+        else if (!strcmp(a, "--tree-method")) TAKE(p.tree_method = v)
         else if (!strcmp(a, "--from-log")) from_log = true;
         else if (!strcmp(a, "--quiet")) quiet = true;
         else {

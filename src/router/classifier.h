@@ -157,6 +157,7 @@ typedef struct hr_train_params {
     double min_child_weight; /* 2 */
     uint32_t seed;      /* 1 */
     int nthread;        /* 0 = XGBoost's default */
+    const char *tree_method; /* NULL = "hist" */
     double threshold;   /* written to the sidecar */
     hr_train_target target; /* HR_TARGET_BEST */
     double weight_floor;    /* sample weight = quality gap + floor; < 0: unweighted */

@@ -350,7 +350,7 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
     } while (0)
     SETP("objective", "%s", "multi:softprob");
     SETP("num_class", "%d", HR_TIER_MAX);
-    SETP("tree_method", "%s", "hist");
+    SETP("tree_method", "%s", p->tree_method ? p->tree_method : "hist");
     SETP("eval_metric", "%s", "mlogloss");
     SETP("max_depth", "%d", p->depth);
     SETP("eta", "%g", p->eta);

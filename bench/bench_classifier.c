@@ -1,0 +1,168 @@
+/* bench_classifier: decision time of the classifier strategy (hashed
+ * features, dim 4096, 100 trees x 3 classes, depth 4) through
+ * hr_router_decide, for one user message of 100, 2,000 and 20,000 characters,
+ * English and Chinese; plus the two halves (feature extraction alone, tree
+ * prediction alone) for the 2,000-character prompts.
+ *
+ * The model: --model M, or one trained here on every 8th row of the routing
+ * data (the prediction cost depends on the tree count and depth, not on how
+ * much data trained them). Goal (issue 6): p99 under 300 us at 2,000 chars.
+ *
+ * Usage: bench_classifier [--model M] [--data train.jsonl] [--iters N] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/chat.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "router/classifier.h"
+#include "router/router.h"
+
+/* Real-looking filler: a multiple-choice question in each language. */
+static const char *filler_en =
+    "A city imposes a municipal excise tax of $200 per year on commercial artists' studios. Which of the "
+    "following is the strongest argument against the tax? A. It burdens interstate commerce. B. It is a "
+    "tax on a privilege. ";
+static const char *filler_zh = "请分析下面这段代码的时间复杂度，并说明为什么在最坏情况下需要线性时间。我们今天在公园里散步，天气晴朗。";
+
+static char *make_text(const char *filler, size_t chars) {
+    hr_buf b;
+    hr_buf_init(&b, 0);
+    size_t have = 0;
+    const char *p = filler;
+    while (have < chars) {
+        size_t n = 1;
+        while (((unsigned char)p[n] & 0xC0) == 0x80) n++;
+        hr_buf_append(&b, p, n);
+        have++;
+        p += n;
+        if (!*p) p = filler;
+    }
+    return hr_buf_steal(&b);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef enum { M_DECIDE, M_FEATURES, M_PREDICT } mode;
+
+static void measure(hr_router *r, hr_classifier *c, const hr_chat_request *req, mode md, size_t iters, double *p50,
+                    double *p99) {
+    double *t = hr_xmalloc(iters * sizeof *t);
+    hr_feature_vec v;
+    hr_feature_vec_init(&v);
+    hr_features_extract(&hr_classifier_get_meta(c)->features, req, &v);
+    float probs[HR_TIER_MAX];
+    for (size_t i = 0; i < iters + iters / 10 + 1; i++) {
+        uint64_t t0 = hr_now_ns();
+        if (md == M_DECIDE) {
+            hr_route_decision d;
+            hr_router_decide(r, req, false, &d);
+            hr_route_decision_clear(&d);
+        } else if (md == M_FEATURES) {
+            hr_feature_vec w;
+            hr_feature_vec_init(&w); /* as decide() does: a fresh vector per call */
+            hr_features_extract(&hr_classifier_get_meta(c)->features, req, &w);
+            hr_feature_vec_free(&w);
+        } else {
+            hr_classifier_predict(c, &v, probs);
+        }
+        double us = (double)(hr_now_ns() - t0) / 1000.0;
+        if (i >= iters / 10 + 1) t[i - iters / 10 - 1] = us; /* after the warm-up */
+    }
+    qsort(t, iters, sizeof *t, cmp_double);
+    *p50 = t[iters / 2];
+    *p99 = t[(size_t)(0.99 * (double)(iters - 1) + 0.5)];
+    hr_feature_vec_free(&v);
+    free(t);
+}
+
+int main(int argc, char **argv) {
+    const char *model = NULL, *data = NULL;
+    size_t iters = 2000;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+        else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
+        else if (!strcmp(argv[i], "--iters")) iters = (size_t)atol(argv[i + 1]);
+    }
+    if (iters < 10) iters = 10;
+    char err[512], path[300];
+    if (!model) {
+        char defdata[512];
+        const char *shared = getenv("HR_SHARED");
+        snprintf(defdata, sizeof defdata, "%s/data/routing/train.jsonl", shared ? shared : "../shared");
+        if (!data) data = defdata;
+        hr_route_dataset ds;
+        if (hr_route_dataset_load(data, &ds, err, sizeof err) < 0) {
+            fprintf(stderr, "bench_classifier: %s (pass --model or --data)\n", err);
+            return 1;
+        }
+        size_t n = 0, *rows = malloc(ds.n * sizeof *rows);
+        for (size_t i = 0; i < ds.n; i += 8) rows[n++] = i;
+        hr_train_params p = hr_train_default_params();
+        fprintf(stderr, "bench_classifier: training %d trees depth %d dim %d on %zu rows...\n", p.trees, p.depth,
+                p.features.dim, n);
+        hr_classifier *c = hr_classifier_train(&p, &ds, rows, n, NULL, 0, err, sizeof err);
+        free(rows);
+        hr_route_dataset_free(&ds);
+        if (!c) {
+            fprintf(stderr, "bench_classifier: %s\n", err);
+            return 1;
+        }
+        snprintf(path, sizeof path, "/tmp/bench_classifier_%d.ubj", (int)getpid());
+        if (hr_classifier_save(c, path, err, sizeof err) < 0) {
+            fprintf(stderr, "bench_classifier: %s\n", err);
+            return 1;
+        }
+        hr_classifier_free(c);
+        model = path;
+    }
+    hr_config *cfg = hr_config_default();
+    for (int t = 0; t < HR_TIER_MAX; t++) cfg->tiers[t].enabled = true;
+    free(cfg->strategy);
+    cfg->strategy = hr_xstrdup("classifier");
+    cfg->classifier.model = hr_xstrdup(model);
+    hr_router *r = hr_router_create(cfg, err, sizeof err);
+    hr_classifier *c = hr_classifier_load(model, err, sizeof err);
+    if (!r || !c) {
+        fprintf(stderr, "bench_classifier: %s\n", err);
+        return 1;
+    }
+    const hr_classifier_meta *m = hr_classifier_get_meta(c);
+    printf("model: %s (dim %d, %d trees x %d classes, depth %d); %zu iterations per row\n\n", model,
+           m->features.dim, m->trees, m->n_tiers, m->depth, iters);
+    printf("| prompt | what | p50 us | p99 us |\n|---|---|---:|---:|\n");
+    size_t sizes[3] = {100, 2000, 20000};
+    for (int lang = 0; lang < 2; lang++) {
+        for (int s = 0; s < 3; s++) {
+            char *text = make_text(lang ? filler_zh : filler_en, sizes[s]);
+            hr_chat_request req;
+            memset(&req, 0, sizeof req);
+            hr_chat_request_from_prompt(text, &req);
+            for (int md = 0; md < 3; md++) {
+                if (md != M_DECIDE && sizes[s] != 2000) continue;
+                double p50, p99;
+                measure(r, c, &req, (mode)md, sizes[s] == 20000 ? iters / 4 + 10 : iters, &p50, &p99);
+                static const char *what[3] = {"decide (features + trees)", "features only", "trees only"};
+                printf("| %s %zu chars | %s | %.1f | %.1f |\n", lang ? "zh" : "en", sizes[s], what[md], p50, p99);
+            }
+            hr_chat_request_free(&req);
+            free(text);
+        }
+    }
+    hr_router_free(r);
+    hr_classifier_free(c);
+    hr_config_free(cfg);
+    if (model == path) {
+        char meta[320];
+        snprintf(meta, sizeof meta, "%s.meta.json", path);
+        unlink(path);
+        unlink(meta);
+    }
+    return 0;
+}
