@@ -273,7 +273,7 @@ struct hr_ctx {
     uint8_t *xq[3];             /* quantized activations, one per vec_dot type in use */
     int xq_type[3];
     size_t xq_cap;
-    float *scores; /* [n_threads][n_ctx] */
+    float *scores; /* [n_threads][group][n_ctx] */
     float *logits; /* [n_batch][n_vocab] */
     int n_logits;
     int32_t *out_rows; /* batch index of each logits row */
@@ -337,7 +337,7 @@ hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *pp, char *err, siz
     size_t kmax = E > F ? E : F;
     c->xq_cap = B * kmax * sizeof(float) + 1024; /* f32 is the widest activation type */
     for (int i = 0; i < 3; i++) c->xq[i] = hr_xmalloc(c->xq_cap);
-    c->scores = hr_xmalloc((size_t)c->n_threads * (size_t)p.n_ctx * sizeof(float));
+    c->scores = hr_xmalloc((size_t)c->n_threads * (size_t)p.n_ctx * (size_t)(in->n_head / in->n_head_kv) * sizeof(float));
     c->logits = hr_xmalloc(B * (size_t)in->n_vocab * sizeof(float));
     c->out_rows = hr_xmalloc(B * sizeof(int32_t));
     c->inv_freq = hr_xmalloc(half * sizeof(float));
@@ -420,6 +420,52 @@ static void mm_worker(void *ud, int ith, int nth) {
     }
 }
 
+/* Row-parallel helper: fn(ud, r0, r1) over [0, n) split across the pool.
+ * Used for the element-wise work of a batch (norms, SwiGLU, activation
+ * quantization); single rows run inline. */
+typedef void (*rows_fn)(void *ud, int r0, int r1);
+typedef struct rows_job {
+    rows_fn fn;
+    void *ud;
+    int n, chunk;
+    _Atomic int next;
+} rows_job;
+
+static void rows_worker(void *ud, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    rows_job *j = ud;
+    for (;;) {
+        int r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
+        if (r0 >= j->n) break;
+        j->fn(j->ud, r0, r0 + j->chunk < j->n ? r0 + j->chunk : j->n);
+    }
+}
+
+static void parallel_rows(hr_ctx *c, int n, rows_fn fn, void *ud) {
+    int nth = hr_pool_size(c->pool);
+    if (n < 4 || nth == 1) {
+        fn(ud, 0, n);
+        return;
+    }
+    rows_job j = {.fn = fn, .ud = ud, .n = n, .chunk = (n + 4 * nth - 1) / (4 * nth)};
+    atomic_store(&j.next, 0);
+    hr_pool_run(c->pool, rows_worker, &j);
+}
+
+typedef struct quant_rows {
+    int wtype;
+    const float *x;
+    uint8_t *xq;
+    int64_t k;
+    size_t stride;
+} quant_rows;
+
+static void quant_rows_fn(void *ud, int r0, int r1) {
+    quant_rows *q = ud;
+    for (int b = r0; b < r1; b++) hr_quantize_activation_row(q->wtype, q->x + (size_t)b * q->k, q->xq + b * q->stride, q->k);
+}
+
 /* Quantizes nb rows of x (width k) for weights of type wtype; returns the
  * buffer. Rows already prepared for the same activation type are reused. */
 typedef struct act_cache {
@@ -433,8 +479,8 @@ static const void *prep_act(hr_ctx *c, act_cache *ac, int wtype, const float *x,
         if (ac->type[i] == at) return c->xq[i];
     int slot = ac->n < 3 ? ac->n++ : 2;
     ac->type[slot] = at;
-    size_t stride = hr_type_row_bytes(at, k);
-    for (int b = 0; b < nb; b++) hr_quantize_activation_row(wtype, x + (size_t)b * k, c->xq[slot] + b * stride, k);
+    quant_rows q = {wtype, x, c->xq[slot], k, hr_type_row_bytes(at, k)};
+    parallel_rows(c, nb, quant_rows_fn, &q);
     return c->xq[slot];
 }
 
@@ -482,46 +528,83 @@ typedef struct att_job {
     _Atomic int next;
 } att_job;
 
+/* Portable 4-wide float vectors (GCC/clang vector extensions, SSE2 in the
+ * baseline x86-64 target): attention's dot products and axpys, which a
+ * plain loop cannot vectorize without -ffast-math. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f v4_load(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline float dot_f32(const float *a, const float *b, int n) {
+    v4f acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 += v4_load(a + i) * v4_load(b + i);
+        acc1 += v4_load(a + i + 4) * v4_load(b + i + 4);
+        acc2 += v4_load(a + i + 8) * v4_load(b + i + 8);
+        acc3 += v4_load(a + i + 12) * v4_load(b + i + 12);
+    }
+    for (; i + 4 <= n; i += 4) acc0 += v4_load(a + i) * v4_load(b + i);
+    acc0 += acc1 + acc2 + acc3;
+    float s = acc0[0] + acc0[1] + acc0[2] + acc0[3];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static inline void axpy_f32(float *y, float a, const float *x, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v = v4_load(y + i) + a * v4_load(x + i);
+        memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* One work unit = one (batch entry, kv head): the query heads of its group
+ * share each K/V row load. */
 static void att_worker(void *ud, int ith, int nth) {
     (void)nth;
     att_job *j = ud;
     hr_ctx *c = j->c;
     const hr_model_info *in = &c->m->info;
-    int hd = in->head_dim, nh = in->n_head, group = in->n_head / in->n_head_kv;
-    size_t kv_dim = (size_t)in->n_head_kv * hd;
+    int hd = in->head_dim, nkv = in->n_head_kv, group = in->n_head / in->n_head_kv;
+    size_t kv_dim = (size_t)nkv * hd;
     float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)ith * c->n_ctx;
-    int total = j->nb * nh;
+    float *sc = c->scores + (size_t)ith * c->n_ctx * group;
+    int total = j->nb * nkv;
     for (;;) {
         int w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (w >= total) break;
-        int b = w / nh, h = w % nh, kvh = h / group;
+        int b = w / nkv, kvh = w % nkv;
         const hr_batch_entry *e = &j->batch[b];
         size_t base = (((size_t)e->seq * in->n_layer + j->layer) * c->n_ctx) * kv_dim + (size_t)kvh * hd;
         const float *K = c->kc + base, *V = c->vc + base;
-        const float *qv = c->q + (size_t)b * in->n_embd + (size_t)h * hd;
+        const float *q0 = c->q + (size_t)b * in->n_embd + (size_t)kvh * group * hd;
+        float *out0 = c->att + (size_t)b * in->n_embd + (size_t)kvh * group * hd;
         int n = e->pos + 1;
-        float mx = -INFINITY;
         for (int t = 0; t < n; t++) {
             const float *kt = K + (size_t)t * kv_dim;
-            float s = 0;
-            for (int d = 0; d < hd; d++) s += qv[d] * kt[d];
-            s *= scale;
-            sc[t] = s;
-            if (s > mx) mx = s;
+            for (int g = 0; g < group; g++) sc[(size_t)g * n + t] = dot_f32(q0 + (size_t)g * hd, kt, hd) * scale;
         }
-        float sum = 0;
-        for (int t = 0; t < n; t++) {
-            sc[t] = expf(sc[t] - mx);
-            sum += sc[t];
+        for (int g = 0; g < group; g++) {
+            float *s = sc + (size_t)g * n, mx = -INFINITY, sum = 0;
+            for (int t = 0; t < n; t++)
+                if (s[t] > mx) mx = s[t];
+            for (int t = 0; t < n; t++) {
+                s[t] = expf(s[t] - mx);
+                sum += s[t];
+            }
+            float inv = 1.0f / sum;
+            for (int t = 0; t < n; t++) s[t] *= inv;
+            memset(out0 + (size_t)g * hd, 0, (size_t)hd * sizeof(float));
         }
-        float inv = 1.0f / sum;
-        float *out = c->att + (size_t)b * in->n_embd + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) out[d] = 0;
         for (int t = 0; t < n; t++) {
             const float *vt = V + (size_t)t * kv_dim;
-            float p = sc[t] * inv;
-            for (int d = 0; d < hd; d++) out[d] += p * vt[d];
+            for (int g = 0; g < group; g++) axpy_f32(out0 + (size_t)g * hd, sc[(size_t)g * n + t], vt, hd);
         }
     }
 }
@@ -543,6 +626,32 @@ static void rope(float *v, int n_heads, int hd, int rope_dim, const float *cs, c
             p[2 * i] = a * cs[i] - b * sn[i];
             p[2 * i + 1] = a * sn[i] + b * cs[i];
         }
+    }
+}
+
+typedef struct norm_rows {
+    float *out;
+    const float *x, *w;
+    int n;
+    float eps;
+} norm_rows;
+
+static void norm_rows_fn(void *ud, int r0, int r1) {
+    norm_rows *j = ud;
+    for (int b = r0; b < r1; b++) rmsnorm(j->out + (size_t)b * j->n, j->x + (size_t)b * j->n, j->w, j->n, j->eps);
+}
+
+typedef struct swiglu_rows {
+    float *g;
+    const float *u;
+    int n;
+} swiglu_rows;
+
+static void swiglu_rows_fn(void *ud, int r0, int r1) {
+    swiglu_rows *j = ud;
+    for (size_t i = (size_t)r0 * j->n; i < (size_t)r1 * j->n; i++) {
+        float g = j->g[i];
+        j->g[i] = g / (1.0f + expf(-g)) * j->u[i];
     }
 }
 
@@ -596,8 +705,8 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, siz
     }
     for (int l = 0; l < in->n_layer; l++) {
         const layer_w *L = &m->layers[l];
-        for (int b = 0; b < nb; b++)
-            rmsnorm(c->xn + (size_t)b * E, c->x + (size_t)b * E, L->attn_norm->data, E, in->rms_eps);
+        norm_rows nr = {c->xn, c->x, L->attn_norm->data, E, in->rms_eps};
+        parallel_rows(c, nb, norm_rows_fn, &nr);
         const hr_gguf_tensor *qkv[3] = {L->wq, L->wk, L->wv};
         float *ys[3] = {c->q, c->k, c->v};
         matmul_multi(c, 3, qkv, c->xn, nb, ys);
@@ -616,15 +725,13 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, siz
         matmul(c, L->wo, c->att, nb, c->xn);
         for (size_t i = 0; i < (size_t)nb * E; i++) c->x[i] += c->xn[i];
 
-        for (int b = 0; b < nb; b++)
-            rmsnorm(c->xn + (size_t)b * E, c->x + (size_t)b * E, L->ffn_norm->data, E, in->rms_eps);
+        nr.w = L->ffn_norm->data;
+        parallel_rows(c, nb, norm_rows_fn, &nr);
         const hr_gguf_tensor *gu[2] = {L->gate, L->up};
         float *ys2[2] = {c->hb, c->hb2};
         matmul_multi(c, 2, gu, c->xn, nb, ys2);
-        for (size_t i = 0; i < (size_t)nb * F; i++) {
-            float g = c->hb[i];
-            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-        }
+        swiglu_rows sw = {c->hb, c->hb2, F};
+        parallel_rows(c, nb, swiglu_rows_fn, &sw);
         matmul(c, L->down, c->hb, nb, c->xn);
         for (size_t i = 0; i < (size_t)nb * E; i++) c->x[i] += c->xn[i];
     }

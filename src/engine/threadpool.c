@@ -1,18 +1,24 @@
-/* Spin-then-sleep thread pool (see threadpool.h).
+/* Spin-then-sleep thread pool with optional participation (threadpool.h).
  *
- * A job is published by bumping `gen`; workers that are spinning see it at
- * once, sleeping ones are woken through the condvar. Each finished thread
- * increments `done`; the caller spins until done == nth - 1. */
+ * `state` packs the job generation (high 32 bits), a CLOSED flag and the
+ * number of workers inside the job (low 31 bits). A worker joins with a CAS
+ * that only succeeds while the generation is the one it saw and the job is
+ * open; the caller closes the job with a CAS that only succeeds when no
+ * worker is inside. After that, late workers see CLOSED and skip the job. */
 #include "engine/threadpool.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/buf.h"
 
 #define SPIN_ITERS 20000
+#define CLOSED (1ull << 31)
+#define ACTIVE_MASK (CLOSED - 1)
 
 typedef struct worker {
     struct hr_pool *pool;
@@ -25,8 +31,7 @@ struct hr_pool {
     worker *ws;
     hr_pool_fn fn;
     void *ud;
-    _Atomic unsigned gen;
-    _Atomic int done;
+    _Atomic uint64_t state;
     _Atomic int stop;
     _Atomic int sleepers;
     pthread_mutex_t mu;
@@ -39,29 +44,41 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+static inline uint32_t gen_of(uint64_t s) { return (uint32_t)(s >> 32); }
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     hr_pool *p = w->pool;
-    unsigned seen = 0;
+    uint32_t seen = gen_of(atomic_load(&p->state));
     for (;;) {
-        unsigned g;
+        uint64_t s;
         int spins = 0;
-        while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
-               !atomic_load_explicit(&p->stop, memory_order_acquire)) {
+        while (gen_of(s = atomic_load_explicit(&p->state, memory_order_acquire)) == seen &&
+               !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
             if (++spins < SPIN_ITERS) {
                 cpu_relax();
                 continue;
             }
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->sleepers, 1);
-            while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
+            while (gen_of(atomic_load(&p->state)) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
             atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
+            spins = 0;
         }
         if (atomic_load(&p->stop)) return NULL;
-        seen = g;
+        seen = gen_of(s);
+        /* join unless the job is already closed or replaced */
+        bool joined = false;
+        while (gen_of(s) == seen && !(s & CLOSED)) {
+            if (atomic_compare_exchange_weak(&p->state, &s, s + 1)) {
+                joined = true;
+                break;
+            }
+        }
+        if (!joined) continue;
         p->fn(p->ud, w->ith, p->n);
-        atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel);
+        atomic_fetch_sub_explicit(&p->state, 1, memory_order_release);
     }
 }
 
@@ -70,6 +87,7 @@ hr_pool *hr_pool_create(int n) {
     if (n > 256) n = 256;
     hr_pool *p = hr_xcalloc(1, sizeof *p);
     p->n = n;
+    atomic_store(&p->state, CLOSED);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->ws = hr_xcalloc((size_t)n, sizeof(worker));
@@ -106,16 +124,20 @@ void hr_pool_run(hr_pool *p, hr_pool_fn fn, void *ud) {
     }
     p->fn = fn;
     p->ud = ud;
-    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
-    atomic_fetch_add(&p->gen, 1); /* seq_cst: pairs with the sleepers check */
+    /* open a new generation (the previous job is closed with no one inside) */
+    uint64_t s = atomic_load(&p->state);
+    atomic_store(&p->state, ((uint64_t)(gen_of(s) + 1) << 32)); /* seq_cst: pairs with the sleepers check */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
     }
     fn(ud, 0, p->n);
+    /* close: succeeds only when no worker is inside */
     int spins = 0;
-    while (atomic_load_explicit(&p->done, memory_order_acquire) < p->n - 1) {
+    for (;;) {
+        s = atomic_load_explicit(&p->state, memory_order_acquire);
+        if (!(s & ACTIVE_MASK) && atomic_compare_exchange_weak(&p->state, &s, s | CLOSED)) break;
         if (++spins < SPIN_ITERS) cpu_relax();
         else sched_yield();
     }

@@ -1,9 +1,16 @@
 /* Engine-internal thread pool: n-1 worker threads plus the calling thread.
- * hr_pool_run() runs fn(ud, ith, nth) on every thread (ith 0 = the caller)
- * and returns when all have finished. Workers spin briefly after a job (the
- * next one usually follows within microseconds during a forward pass), then
- * sleep on a condition variable so an idle engine burns no CPU.
- * One caller at a time per pool. */
+ *
+ * hr_pool_run() publishes fn and runs it on the calling thread (ith 0);
+ * workers that are awake join in (each with its own ith < nth). The call
+ * returns when every thread that joined has left, and a worker that comes
+ * late never touches a finished job. So fn must share its work dynamically
+ * (an atomic counter of chunks) and must never wait for other threads: on a
+ * busy machine the caller may well do all of it alone, which is better than
+ * waiting a scheduler slice for a descheduled worker.
+ *
+ * Workers spin briefly after a job (the next one usually follows within
+ * microseconds during a forward pass), then sleep on a condition variable so
+ * an idle engine burns no CPU. One caller at a time per pool. */
 #ifndef HR_ENGINE_THREADPOOL_H
 #define HR_ENGINE_THREADPOOL_H
 
