@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "router/classifier.h"
+#include "store/store.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -36,7 +37,7 @@ static void usage(FILE *f) {
             "  --weight-floor X     sample weight = quality gap + X; negative = unweighted (0.05)\n"
             "  --tree-method M      XGBoost tree_method: hist (default), approx, exact\n"
             "  --config F           config file (classifier.dim)\n"
-            "  --from-log           train from the request log's labelled rows (needs --config)\n"
+            "  --from-log           add the request log's labelled rows (needs --config; with or without --data)\n"
             "  --quiet              no progress display\n"
             "MODEL is UBJSON, or JSON when it ends in .json; the sidecar MODEL.meta.json\n"
             "holds the feature settings.\n");
@@ -111,6 +112,31 @@ static void report(const char *title, hr_classifier *c, const hr_route_dataset *
     free(probs);
 }
 
+/* Rows of the request log that carry a label and captured text. */
+static int log_row(const hr_log_row *row, int64_t id, void *ud) {
+    hr_route_dataset *ds = ud;
+    int tier = row->label ? hr_tier_from_name(row->label) : -1;
+    if (tier < 0 || !row->prompt) return 0;
+    char sid[32];
+    snprintf(sid, sizeof sid, "log:%lld", (long long)id);
+    hr_route_example ex = {.id = sid, .source = "log", .lang = (char *)hr_route_guess_lang(row->prompt),
+                           .category = "?", .prompt = (char *)row->prompt, .label = tier};
+    for (int t = 0; t < HR_TIER_MAX; t++) ex.quality[t] = t >= tier ? 1.0f : 0.0f;
+    hr_route_dataset_add(ds, &ex);
+    return 0;
+}
+
+static int load_from_log(const hr_config *cfg, hr_route_dataset *ds, char *err, size_t errlen) {
+    hr_store *s = hr_store_open_readonly(&cfg->log, err, errlen);
+    if (!s) return -1;
+    hr_store_query q = {.only_with_text = true};
+    long n = hr_store_query_rows(s, &q, log_row, ds, err, errlen);
+    hr_store_close(s);
+    if (n < 0) return -1;
+    fprintf(stderr, "train: %zu labelled rows from the request log (%ld with text)\n", ds->n, n);
+    return 0;
+}
+
 int hr_cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *config = NULL, *exclude = "";
     bool from_log = false, quiet = false;
@@ -154,13 +180,12 @@ int hr_cmd_train(int argc, char **argv) {
         }
 #undef TAKE
     }
-    if (from_log) {
-        fprintf(stderr, "hermes-router train: --from-log is not available yet (export labelled rows with "
-                        "'hermes-router label export' and pass them with --data)\n");
+    if ((!data && !from_log) || !out) {
+        fprintf(stderr, "hermes-router train: --data (or --from-log) and --out are required (try --help)\n");
         return 2;
     }
-    if (!data || !out) {
-        fprintf(stderr, "hermes-router train: --data and --out are required (try --help)\n");
+    if (from_log && !config) {
+        fprintf(stderr, "hermes-router train: --from-log needs --config (it names the request log)\n");
         return 2;
     }
     if (p.val_fraction < 0 || p.val_fraction >= 1) {
@@ -172,6 +197,8 @@ int hr_cmd_train(int argc, char **argv) {
         return 2;
     }
     char err[512];
+    hr_route_dataset logrows;
+    memset(&logrows, 0, sizeof logrows);
     if (config) {
         hr_config *cfg = hr_config_load(config, err, sizeof err);
         if (!cfg) {
@@ -179,6 +206,12 @@ int hr_cmd_train(int argc, char **argv) {
             return 1;
         }
         if (!dim_set && cfg->classifier.dim > 0) p.features.dim = cfg->classifier.dim;
+        if (from_log && load_from_log(cfg, &logrows, err, sizeof err) < 0) {
+            fprintf(stderr, "hermes-router train: %s\n", err);
+            hr_config_free(cfg);
+            hr_route_dataset_free(&logrows);
+            return 1;
+        }
         hr_config_free(cfg);
     }
     if (hr_features_params_check(&p.features, err, sizeof err) < 0) {
@@ -186,8 +219,17 @@ int hr_cmd_train(int argc, char **argv) {
         return 2;
     }
     hr_route_dataset ds;
-    if (hr_route_dataset_load(data, &ds, err, sizeof err) < 0) {
+    memset(&ds, 0, sizeof ds);
+    if (data && hr_route_dataset_load(data, &ds, err, sizeof err) < 0) {
         fprintf(stderr, "hermes-router train: %s\n", err);
+        hr_route_dataset_free(&logrows);
+        return 1;
+    }
+    for (size_t i = 0; i < logrows.n; i++) hr_route_dataset_add(&ds, &logrows.rows[i]);
+    hr_route_dataset_free(&logrows);
+    if (ds.n < 2) {
+        fprintf(stderr, "hermes-router train: need at least 2 labelled rows (got %zu)\n", ds.n);
+        hr_route_dataset_free(&ds);
         return 1;
     }
     size_t *tr = malloc(ds.n * sizeof *tr), *va = malloc(ds.n * sizeof *va), *ho = malloc(ds.n * sizeof *ho);

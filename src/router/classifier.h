@@ -110,6 +110,9 @@ int hr_route_dataset_load(const char *path, hr_route_dataset *ds, char *err, siz
 void hr_route_dataset_add(hr_route_dataset *ds, const hr_route_example *ex);
 void hr_route_dataset_free(hr_route_dataset *ds);
 
+/* "zh" when CJK code points are over a fifth of the non-space text, else "en". */
+const char *hr_route_guess_lang(const char *text);
+
 /* Deterministic split by id: true for about `fraction` of ids (FNV-1a hash). */
 bool hr_route_split_is_val(const char *id, double fraction);
 /* true when source is in the comma-separated list. */

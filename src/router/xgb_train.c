@@ -10,6 +10,7 @@
 #include <xgboost/c_api.h>
 
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "router/classifier.h"
 
 /* ---- data ---- */
@@ -145,6 +146,17 @@ int hr_route_dataset_load(const char *path, hr_route_dataset *ds, char *err, siz
     }
     if (rc < 0) hr_route_dataset_free(ds);
     return rc;
+}
+
+const char *hr_route_guess_lang(const char *text) {
+    size_t n = strlen(text), off = 0, cjk = 0, other = 0;
+    while (off < n) {
+        uint32_t c;
+        off += hr_utf8_decode(text + off, n - off, &c);
+        if (hr_utf8_is_cjk(c)) cjk++;
+        else if (c > ' ') other++;
+    }
+    return cjk * 4 > other ? "zh" : "en";
 }
 
 bool hr_route_split_is_val(const char *id, double fraction) {
