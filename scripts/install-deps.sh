@@ -9,7 +9,11 @@ pkgs=(
   libsqlite3-dev libpq-dev libxgboost-dev libpcre2-dev
   libcmocka-dev python3 python3-numpy
   postgresql   # server binaries for the request-log PostgreSQL test (skipped without them)
+  chromium     # headless browser for the web UI tests (skipped without it)
 )
+# The web UI build (web/, embedded in the binary) needs node + npm; a Node.js
+# from elsewhere (e.g. nodesource, which bundles npm) counts.
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(wrk nginx sqlite3 curl)
 fi

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"eval", hr_cmd_eval, "evaluate routers on labelled data"},
     {"calibrate", hr_cmd_calibrate, "choose the classifier threshold for a target mix"},
     {"label", hr_cmd_label, "export prompts for labelling / import labels"},
+    {"cost", hr_cmd_cost, "estimated monthly cost: routed mix vs. one tier"},
 };
 
 static void usage(FILE *f) {

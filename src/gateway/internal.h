@@ -72,6 +72,10 @@ void hr_handle_metrics(hr_worker *w, struct evhttp_request *req);
 void hr_handle_stats(hr_worker *w, struct evhttp_request *req);
 void hr_handle_route(hr_worker *w, struct evhttp_request *req);
 void hr_handle_ui(hr_worker *w, struct evhttp_request *req, const char *path);
+/* dashboard.c: /v1/router/requests, /v1/router/timeseries, /v1/router/cost */
+void hr_handle_dash_requests(hr_worker *w, struct evhttp_request *req);
+void hr_handle_dash_timeseries(hr_worker *w, struct evhttp_request *req);
+void hr_handle_dash_cost(hr_worker *w, struct evhttp_request *req);
 
 /* Reads the request body (contiguous, NUL-terminated copy) within the
  * configured limit; on failure sends 400/413 and returns NULL. Caller frees. */

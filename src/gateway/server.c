@@ -49,6 +49,15 @@ static void dispatch(struct evhttp_request *req, void *arg) {
     } else if (!strcmp(path, "/v1/router/route")) {
         if (!post) goto method;
         if (hr_check_auth(w->gw, req)) hr_handle_route(w, req);
+    } else if (!strcmp(path, "/v1/router/requests")) {
+        if (!get) goto method;
+        if (hr_check_auth(w->gw, req)) hr_handle_dash_requests(w, req);
+    } else if (!strcmp(path, "/v1/router/timeseries")) {
+        if (!get) goto method;
+        if (hr_check_auth(w->gw, req)) hr_handle_dash_timeseries(w, req);
+    } else if (!strcmp(path, "/v1/router/cost")) {
+        if (!get) goto method;
+        if (hr_check_auth(w->gw, req)) hr_handle_dash_cost(w, req);
     } else if (!strncmp(path, "/v1/", 4)) {
         hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %s", path);
     } else if (get && w->gw->cfg->ui) {
