@@ -12,8 +12,10 @@
 #include <curl/curl.h>
 
 #include "backend/backend.h"
+#include "backend/hermes_filter.h"
 #include "backend/upstream_internal.h"
 #include "core/buf.h"
+#include "core/json_splice.h"
 #include "core/log.h"
 
 #define MAX_RESPONSE_BYTES (64u << 20) /* a non-streamed answer larger than this is an error */
@@ -29,6 +31,7 @@ struct xfer {
 typedef struct upstream {
     hr_backend base;
     char *chat_url;
+    char *completions_url; /* tool_format hermes: the raw text endpoint */
     char *models_url;
     char *auth_header;
     long connect_timeout_ms;
@@ -52,6 +55,9 @@ struct hr_call {
     bool finished;          /* a terminal sink callback was made */
     bool in_callback;
     bool cancelled;
+    hr_hermes_filter *filter; /* Hermes formats / JSON-mode checks, or NULL */
+    bool text_mode;           /* POST /completions with a rendered Hermes prompt */
+    bool restart_pending;     /* the filter asked for its JSON-mode retry */
 };
 
 static void call_free(hr_call *c) {
@@ -62,6 +68,7 @@ static void call_free(hr_call *c) {
     curl_slist_free_all(c->headers);
     free(c->body);
     hr_buf_free(&c->buf);
+    hr_hermes_filter_free(c->filter);
     free(c);
 }
 
@@ -187,7 +194,7 @@ static void sse_feed(hr_call *c) {
         size_t evlen = (size_t)(sep - base);
         sse_event(c, base, evlen);
         start += evlen + seplen;
-        if (c->cancelled) break;
+        if (c->cancelled || c->restart_pending) break;
     }
     if (start) {
         memmove(c->buf.data, c->buf.data + start, c->buf.len - start);
@@ -199,7 +206,7 @@ static void sse_feed(hr_call *c) {
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
     hr_call *c = ud;
     size_t n = size * nmemb;
-    if (c->cancelled) return 0; /* aborts the transfer */
+    if (c->cancelled || c->restart_pending) return 0; /* aborts the transfer */
     if (!c->got_bytes) {
         c->got_bytes = true;
         curl_easy_getinfo(c->x.easy, CURLINFO_RESPONSE_CODE, &c->status);
@@ -213,7 +220,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
         c->in_callback = true;
         sse_feed(c);
         c->in_callback = false;
-        if (c->cancelled) return 0;
+        if (c->cancelled || c->restart_pending) return 0;
     }
     return n;
 }
@@ -238,9 +245,11 @@ static bool connect_failure(CURLcode rc, hr_call *c) {
     }
 }
 
+static int call_restart(hr_call *c);
+
 static void call_finish(xfer *x, CURLcode rc) {
     hr_call *c = (hr_call *)x;
-    if (!c->cancelled) {
+    if (!c->cancelled && !c->restart_pending) {
         if (rc != CURLE_OK) {
             bool retry = connect_failure(rc, c);
             int status = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
@@ -270,10 +279,61 @@ static void call_finish(xfer *x, CURLcode rc) {
             }
         }
     }
+    if (c->restart_pending && !c->cancelled && call_restart(c) == 0) return; /* the JSON-mode retry */
     call_free(c);
 }
 
 /* ---- submit / cancel --------------------------------------------------- */
+
+/* The client's body with `model` set to this upstream's model name (removed
+ * when none is configured) and, when streaming, stream_options.include_usage
+ * forced on. Edits the raw text when the request still has it (no
+ * re-printing), else prints the (modified) JSON. */
+static char *upstream_body(hr_backend *b, hr_chat_request *req) {
+    cJSON *root = req->root;
+    char *model = NULL;
+    if (b->cfg->model) {
+        cJSON *m = cJSON_CreateString(b->cfg->model);
+        model = cJSON_PrintUnformatted(m);
+        cJSON_Delete(m);
+    }
+    char *so_text = NULL;
+    if (req->stream) {
+        cJSON *so = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(root, "stream_options"), 1);
+        if (!cJSON_IsObject(so)) {
+            cJSON_Delete(so);
+            so = cJSON_CreateObject();
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+        cJSON_AddTrueToObject(so, "include_usage");
+        so_text = cJSON_PrintUnformatted(so);
+        cJSON_Delete(so);
+    }
+    char *body;
+    hr_buf a, z;
+    hr_buf_init(&a, 0);
+    hr_buf_init(&z, 0);
+    if (req->raw && hr_json_set_member(req->raw, req->raw_len, "model", model, &a) == 0 &&
+        (!so_text || hr_json_set_member(a.data, a.len, "stream_options", so_text, &z) == 0)) {
+        body = so_text ? hr_buf_steal(&z) : hr_buf_steal(&a);
+    } else {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "model");
+        if (model) cJSON_AddRawToObject(root, "model", model);
+        if (so_text) {
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "stream_options");
+            cJSON_AddRawToObject(root, "stream_options", so_text);
+        }
+        body = cJSON_PrintUnformatted(root);
+    }
+    hr_buf_free(&a);
+    hr_buf_free(&z);
+    free(model);
+    free(so_text);
+    return body;
+}
+
+static int start_transfer(hr_call *c);
+static int hermes_setup(hr_call *c, hr_chat_request *req);
 
 static hr_call *up_submit(hr_backend *b, hr_loop *loop, hr_chat_request *req, hr_sink *sink) {
     upstream *up = (upstream *)b;
@@ -288,34 +348,31 @@ static hr_call *up_submit(hr_backend *b, hr_loop *loop, hr_chat_request *req, hr
     c->usage.prompt_tokens = c->usage.completion_tokens = -1;
     hr_buf_init(&c->buf, c->stream ? MAX_SSE_EVENT_BYTES : MAX_RESPONSE_BYTES);
 
-    /* Rewrite the body for this upstream. */
-    cJSON *root = req->root;
-    if (b->cfg->model) {
-        cJSON *m = cJSON_CreateString(b->cfg->model);
-        if (cJSON_HasObjectItem(root, "model")) cJSON_ReplaceItemInObjectCaseSensitive(root, "model", m);
-        else cJSON_AddItemToObject(root, "model", m);
-    } else {
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "model");
+    if (hermes_setup(c, req) < 0) {
+        call_free(c);
+        return NULL;
     }
-    if (c->stream) {
-        cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-        if (!cJSON_IsObject(so)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(root, "stream_options");
-            so = cJSON_AddObjectToObject(root, "stream_options");
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
-        cJSON_AddTrueToObject(so, "include_usage");
-    }
-    c->body = cJSON_PrintUnformatted(root);
+    c->body = c->text_mode ? hr_hermes_filter_completions_body(c->filter, b->cfg->model) : upstream_body(b, req);
 
     c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
     c->headers = curl_slist_append(c->headers, "Expect:");
     if (c->stream) c->headers = curl_slist_append(c->headers, "Accept: text/event-stream");
     if (up->auth_header) c->headers = curl_slist_append(c->headers, up->auth_header);
+    if (start_transfer(c) < 0) {
+        sink_error(c, 500, "server_error", NULL, false, "cannot start the upstream request");
+        call_free(c);
+        return NULL;
+    }
+    return c;
+}
 
-    CURL *e = hr_loop_easy_get(loop);
+/* Configures a pooled easy handle for the call and adds it to the loop's
+ * multi handle (again for a restart). */
+static int start_transfer(hr_call *c) {
+    upstream *up = c->up;
+    CURL *e = hr_loop_easy_get(c->x.loop);
     c->x.easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, up->chat_url);
+    curl_easy_setopt(e, CURLOPT_URL, c->text_mode ? up->completions_url : up->chat_url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(c->body));
@@ -331,13 +388,49 @@ static hr_call *up_submit(hr_backend *b, hr_loop *loop, hr_chat_request *req, hr
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, up->idle_timeout_s);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (curl_multi_add_handle(hr_loop_curl_multi(loop), e) != CURLM_OK) {
-        sink_error(c, 500, "server_error", NULL, false, "cannot start the upstream request");
-        call_free(c);
-        return NULL;
+    if (curl_multi_add_handle(hr_loop_curl_multi(c->x.loop), e) != CURLM_OK) return -1;
+    atomic_fetch_add(&up->base.requests, 1);
+    return 0;
+}
+
+/* The filter's retry hook: the restart happens once the current transfer
+ * has been unwound (call_finish), never inside a libcurl callback. */
+static bool call_request_restart(void *ud) {
+    hr_call *c = ud;
+    if (c->cancelled) return false;
+    c->restart_pending = true;
+    return true;
+}
+
+/* Same request, same sink, a fresh transfer. 0, or -1 after an error callback. */
+static int call_restart(hr_call *c) {
+    curl_multi_remove_handle(hr_loop_curl_multi(c->x.loop), c->x.easy);
+    hr_loop_easy_put(c->x.loop, c->x.easy);
+    c->x.easy = NULL;
+    hr_buf_reset(&c->buf);
+    c->usage.prompt_tokens = c->usage.completion_tokens = -1;
+    c->status = 0;
+    c->got_bytes = c->finished = c->restart_pending = false;
+    if (start_transfer(c) == 0) return 0;
+    sink_error(c, 500, "server_error", NULL, false, "cannot restart the upstream request");
+    return -1;
+}
+
+/* Puts the Hermes filter between this call and the gateway's sink when the
+ * request needs it (hermes_filter.h). -1 after a 400 error callback. */
+static int hermes_setup(hr_call *c, hr_chat_request *req) {
+    unsigned mode = hr_hermes_filter_mode(c->up->base.cfg, req);
+    if (!mode) return 0;
+    hr_request_error err;
+    c->filter = hr_hermes_filter_create(mode, req, c->sink, &err);
+    if (!c->filter) {
+        sink_error(c, 400, "invalid_request_error", NULL, false, "%s", err.message);
+        return -1;
     }
-    atomic_fetch_add(&b->requests, 1);
-    return c;
+    c->sink = hr_hermes_filter_sink(c->filter);
+    c->text_mode = (mode & HR_HERMES_FILTER_TEXT) != 0;
+    hr_hermes_filter_set_retry(c->filter, call_request_restart, c);
+    return 0;
 }
 
 static void up_cancel(hr_call *c) {
@@ -351,6 +444,7 @@ static void up_free(hr_backend *b) {
     upstream *up = (upstream *)b;
     if (!up) return;
     free(up->chat_url);
+    free(up->completions_url);
     free(up->models_url);
     free(up->auth_header);
     free(up);
@@ -375,6 +469,8 @@ hr_backend *hr_upstream_create(const hr_config *cfg, const hr_backend_config *bc
     hr_buf_init(&b, 0);
     hr_buf_printf(&b, "%s/chat/completions", bc->url);
     up->chat_url = hr_buf_steal(&b);
+    hr_buf_printf(&b, "%s/completions", bc->url);
+    up->completions_url = hr_buf_steal(&b);
     hr_buf_printf(&b, "%s/models", bc->url);
     up->models_url = hr_buf_steal(&b);
     if (bc->api_key && bc->api_key[0]) {

@@ -193,7 +193,10 @@ int hr_chat_request_parse(const char *body, size_t len, hr_chat_request *req, hr
     memset(req, 0, sizeof *req);
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) return fail(err, NULL, "the request body is not valid JSON", NULL);
-    return hr_chat_request_from_json(root, req, err);
+    if (hr_chat_request_from_json(root, req, err) < 0) return -1;
+    req->raw = hr_xstrndup(body, len);
+    req->raw_len = len;
+    return 0;
 }
 
 int hr_chat_request_from_prompt(const char *prompt, hr_chat_request *req) {
@@ -206,10 +209,17 @@ int hr_chat_request_from_prompt(const char *prompt, hr_chat_request *req) {
     return hr_chat_request_from_json(root, req, NULL);
 }
 
+void hr_chat_request_root_changed(hr_chat_request *req) {
+    free(req->raw);
+    req->raw = NULL;
+    req->raw_len = 0;
+}
+
 void hr_chat_request_free(hr_chat_request *req) {
     if (!req) return;
     for (size_t i = 0; i < req->n_messages; i++) free(req->messages[i].text);
     free(req->messages);
+    free(req->raw);
     cJSON_Delete(req->root);
     memset(req, 0, sizeof *req);
 }

@@ -33,6 +33,11 @@ typedef struct hr_chat_message {
 
 typedef struct hr_chat_request {
     cJSON *root;                  /* the whole body (owned) */
+    char *raw;                    /* the body's exact text (owned), or NULL. Relayed with
+                                     textual edits (core/json_splice.h) instead of
+                                     re-printing root. Whoever modifies root must call
+                                     hr_chat_request_root_changed() so the edit is not lost. */
+    size_t raw_len;
     const char *model;            /* "auto" when absent; points into root or a static */
     hr_chat_message *messages;
     size_t n_messages;
@@ -62,5 +67,7 @@ int hr_chat_request_from_json(cJSON *root, hr_chat_request *req, hr_request_erro
 /* Convenience for batch tools: one user message with this prompt. */
 int hr_chat_request_from_prompt(const char *prompt, hr_chat_request *req);
 void hr_chat_request_free(hr_chat_request *req);
+/* Drops raw after root was modified: backends then print root instead. */
+void hr_chat_request_root_changed(hr_chat_request *req);
 
 #endif

@@ -104,11 +104,15 @@ void hr_metrics_observe(hr_metrics *m, const hr_request_metrics *r) {
             s->status = r->status;
             snprintf(s->reason, sizeof s->reason, "%s", kind);
             snprintf(s->strategy, sizeof s->strategy, "%s", strategy);
-        } else { /* overflow series */
+        } else { /* the last slot is the overflow series */
             s = &m->series[HR_METRICS_MAX_SERIES - 1];
-            s->tier = HR_TIER_MAX;
-            snprintf(s->reason, sizeof s->reason, "other");
-            snprintf(s->strategy, sizeof s->strategy, "other");
+            if (m->n_series < HR_METRICS_MAX_SERIES) {
+                m->n_series = HR_METRICS_MAX_SERIES;
+                s->tier = HR_TIER_MAX;
+                s->status = 0;
+                snprintf(s->reason, sizeof s->reason, "other");
+                snprintf(s->strategy, sizeof s->strategy, "other");
+            }
         }
     }
     s->count++;

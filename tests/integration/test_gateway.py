@@ -72,10 +72,16 @@ def test_simple_prompt_goes_small():
     assert small.requests[-1]["body"]["model"] == "m8"  # rewritten for the upstream
 
 
-def test_default_goes_medium():
-    s, h, j, _ = gw.chat(user("Tell me a story about a lighthouse keeper"))
+def test_default_goes_medium_and_sampling_fields_pass_through():
+    fields = {"temperature": 0.7, "top_p": 0.9, "seed": 42, "stop": ["\n\n", "END"], "presence_penalty": 0.5,
+              "frequency_penalty": -0.25, "logprobs": True, "top_logprobs": 3, "max_completion_tokens": 99,
+              "response_format": {"type": "json_object"}, "user": "u-1", "vendor_extension": {"k": [1, 2.5]}}
+    s, h, j, _ = gw.chat(user("Tell me a story about a lighthouse keeper", **fields))
     assert s == 200 and h["x-hermes-tier"] == "medium" and h["x-hermes-route-reason"] == "default", h
     assert j["model"] == "m70"
+    sent = medium.requests[-1]["body"]
+    for k, v in fields.items():
+        assert sent[k] == v, (k, sent.get(k))
 
 
 def test_long_context_goes_large():
@@ -227,7 +233,7 @@ def test_log_rows_written():
     assert any(r[1] == 499 for r in rows), rows  # client went away
 
 
-for t in [test_simple_prompt_goes_small, test_default_goes_medium, test_long_context_goes_large,
+for t in [test_simple_prompt_goes_small, test_default_goes_medium_and_sampling_fields_pass_through, test_long_context_goes_large,
           test_chinese_keyword_reason_is_escaped_in_header_and_raw_in_body, test_forced_tier_and_alias,
           test_unknown_model_is_404, test_malformed_requests_are_400, test_oversized_body_is_400,
           test_streaming_relays_chunks_with_route_in_first_chunk, test_streaming_include_usage,
