@@ -168,7 +168,7 @@ int hr_cmd_run(int argc, char **argv) {
             const char *out;
             size_t out_len;
             stopped = hr_stop_push(&st, piece, len, &out, &out_len);
-            fwrite(out, 1, out_len, stdout);
+            if (out_len) fwrite(out, 1, out_len, stdout);
         } else {
             printf("%d ", t);
         }
@@ -191,9 +191,9 @@ int hr_cmd_run(int argc, char **argv) {
         size_t out_len;
         if (!stopped) {
             hr_stop_push(&st, piece, len, &out, &out_len);
-            fwrite(out, 1, out_len, stdout);
+            if (out_len) fwrite(out, 1, out_len, stdout);
             hr_stop_flush(&st, &out, &out_len);
-            fwrite(out, 1, out_len, stdout);
+            if (out_len) fwrite(out, 1, out_len, stdout);
         }
     }
     printf("\n");

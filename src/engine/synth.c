@@ -337,7 +337,12 @@ int hr_synth_write(const hr_synth_params *p, const char *path, char *err, size_t
     } else {
         simple_vocab(w, sh->n_vocab);
     }
-    if (rc == 0 && p->chat_template) hr_gguf_writer_set_str(w, "tokenizer.chat_template", p->chat_template);
+    /* real SmolLM2 and Hermes 3 files carry a ChatML template */
+    static const char chatml_jinja[] =
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+        "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    if (rc == 0 && (p->chat_template || p->vocab_gguf || p->vocab_tiktoken))
+        hr_gguf_writer_set_str(w, "tokenizer.chat_template", p->chat_template ? p->chat_template : chatml_jinja);
 
     /* tensors: [0]=token_embd, then per layer, then output_norm (+ output, rope_freqs) */
     int cap = 4 + 9 * sh->n_layer;

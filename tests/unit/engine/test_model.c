@@ -220,11 +220,33 @@ static void test_foreign_arch(void **state) {
     unlink(path);
 }
 
+/* The CLI end to end: tokenizer + model + sampler + detokenizer. */
+static void test_cli_run(void **state) {
+    (void)state;
+    const char *bin = getenv("HR_BIN");
+    if (!bin || access(bin, X_OK) != 0) skip();
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p 'Once upon a time' -n 24 --temp 0 -t 2 2>/dev/null", bin, model_path());
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    assert_int_equal(pclose(f), 0);
+    if (strncmp(out, ", there was a little girl named Lily.", 37) != 0) fail_msg("unexpected output: '%s'", out);
+    snprintf(cmd, sizeof cmd, "%s run -m %s/../README.md -p x 2>&1", bin, model_path());
+    f = popen(cmd, "r");
+    n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    assert_int_not_equal(pclose(f), 0);
+    assert_non_null(strstr(out, "hermes-router run:"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits_vs_reference), cmocka_unit_test(test_batch_equals_sequential),
         cmocka_unit_test(test_greedy_continuation), cmocka_unit_test(test_bad_batches),
-        cmocka_unit_test(test_foreign_arch),
+        cmocka_unit_test(test_foreign_arch),        cmocka_unit_test(test_cli_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
