@@ -331,10 +331,65 @@ static int classifier_pair(ctx *c, const char *key, node *v, const char *path, v
     return 1;
 }
 
+static int weights_pair(ctx *c, const char *key, node *v, const char *path, void *ud) {
+    hr_quality_weights *w = &c->cfg->cascade.weights;
+#define WEIGHT(name) \
+    if (!strcmp(key, #name)) return get_double(c, v, path, 0, 1, &w->name);
+    WEIGHT(short_answer)
+    WEIGHT(uncertainty)
+    WEIGHT(repetition)
+    WEIGHT(mean_logprob)
+    WEIGHT(min_logprob)
+    WEIGHT(length)
+    WEIGHT(format)
+    WEIGHT(judge)
+#undef WEIGHT
+    return 1;
+}
+
+static int logprob_pair(ctx *c, const char *key, node *v, const char *path, void *ud) {
+    hr_cascade_config *k = &c->cfg->cascade;
+    if (!strcmp(key, "mean_good")) return get_double(c, v, path, -100, 0, &k->logprob_mean_good);
+    if (!strcmp(key, "mean_bad")) return get_double(c, v, path, -100, 0, &k->logprob_mean_bad);
+    if (!strcmp(key, "min_good")) return get_double(c, v, path, -100, 0, &k->logprob_min_good);
+    if (!strcmp(key, "min_bad")) return get_double(c, v, path, -100, 0, &k->logprob_min_bad);
+    return 1;
+}
+
+static int judge_pair(ctx *c, const char *key, node *v, const char *path, void *ud) {
+    hr_cascade_judge_config *j = &c->cfg->cascade.judge;
+    if (!strcmp(key, "enabled")) return get_bool(c, v, path, &j->enabled);
+    if (!strcmp(key, "tier")) return tier_value(c, v, path, &j->tier);
+    if (!strcmp(key, "prompt")) return get_string(c, v, path, &j->prompt);
+    if (!strcmp(key, "timeout")) return get_double(c, v, path, 0.01, 3600, &j->timeout_s);
+    return 1;
+}
+
+static int early_pair(ctx *c, const char *key, node *v, const char *path, void *ud) {
+    hr_cascade_early_config *e = &c->cfg->cascade.stream_early_accept;
+    if (!strcmp(key, "enabled")) return get_bool(c, v, path, &e->enabled);
+    if (!strcmp(key, "after_tokens")) return get_int(c, v, path, 1, 4096, &e->after_tokens);
+    if (!strcmp(key, "min_mean_logprob")) return get_double(c, v, path, -100, 0, &e->min_mean_logprob);
+    return 1;
+}
+
 static int cascade_pair(ctx *c, const char *key, node *v, const char *path, void *ud) {
     hr_cascade_config *k = &c->cfg->cascade;
     if (!strcmp(key, "quality_threshold")) return get_double(c, v, path, 0, 1, &k->quality_threshold);
     if (!strcmp(key, "max_cascade")) return get_int(c, v, path, 0, 2, &k->max_cascade);
+    if (!strcmp(key, "weights")) return each_pair(c, v, path, weights_pair, NULL);
+    if (!strcmp(key, "short_answer_chars")) return get_int(c, v, path, 0, 100000, &k->short_answer_chars);
+    if (!strcmp(key, "uncertainty_phrases"))
+        return get_string_list(c, v, path, &k->uncertainty_phrases, &k->n_uncertainty_phrases);
+    if (!strcmp(key, "logprob")) {
+        if (each_pair(c, v, path, logprob_pair, NULL) < 0) return -1;
+        if (k->logprob_mean_bad >= k->logprob_mean_good || k->logprob_min_bad >= k->logprob_min_good)
+            return errorf(c, v, path, "each *_bad bar must be below its *_good bar");
+        return 0;
+    }
+    if (!strcmp(key, "request_logprobs")) return get_bool(c, v, path, &k->request_logprobs);
+    if (!strcmp(key, "judge")) return each_pair(c, v, path, judge_pair, NULL);
+    if (!strcmp(key, "stream_early_accept")) return each_pair(c, v, path, early_pair, NULL);
     return 1;
 }
 
@@ -399,6 +454,12 @@ hr_config *hr_config_parse(const char *yaml, size_t len, const char *name, char 
     }
     if (rc == 0 && hr_config_tier_count(cfg) == 0) {
         snprintf(err, errlen, "%s: tiers: configure at least one tier (small, medium, large)", name);
+        rc = -1;
+    }
+    if (rc == 0 && cfg->cascade.judge.enabled && cfg->cascade.judge.tier >= 0 &&
+        !cfg->tiers[cfg->cascade.judge.tier].enabled) {
+        snprintf(err, errlen, "%s: router.cascade.judge.tier: tier '%s' is not configured", name,
+                 hr_tier_name(cfg->cascade.judge.tier));
         rc = -1;
     }
     /* aliases must be unique and must not shadow tier names or "auto" */

@@ -64,9 +64,45 @@ typedef struct hr_classifier_config {
     int dim;            /* hashed feature dimension */
 } hr_classifier_config;
 
+/* Weights of the cascade's quality signals (router/quality.h): the score is
+ * 1 - sum(weight * penalty), clamped to [0, 1]; 0 turns a signal off. */
+typedef struct hr_quality_weights {
+    double short_answer;  /* 0.5: answer shorter than short_answer_chars */
+    double uncertainty;   /* 0.4: an uncertainty phrase ("I'm not sure", 不确定, ...) */
+    double repetition;    /* 0.6: share of repeated sentences */
+    double mean_logprob;  /* 0.5: mean token log-probability below the good bar */
+    double min_logprob;   /* 0.2: minimum token log-probability below the good bar */
+    double length;        /* 0.5: finish_reason "length" (cut off) */
+    double format;        /* 0.6: breaks the requested JSON schema / tool-call format */
+    double judge;         /* 0.6: share of the judge's yes(1)/no(0) in the final score */
+} hr_quality_weights;
+
+typedef struct hr_cascade_judge_config {
+    bool enabled;             /* false */
+    int tier;                 /* HR_TIER_*, or -1 = the largest enabled tier */
+    char *prompt;             /* system prompt of the grading question (NULL = built-in) */
+    double timeout_s;         /* 10 s: a slower judge counts as failed */
+} hr_cascade_judge_config;
+
+typedef struct hr_cascade_early_config {
+    bool enabled;             /* false */
+    int after_tokens;         /* 16: decide after this many streamed tokens */
+    double min_mean_logprob;  /* -0.3: their mean log-probability must be at least this */
+} hr_cascade_early_config;
+
 typedef struct hr_cascade_config {
     double quality_threshold; /* 0.7 */
     int max_cascade;          /* 2 */
+    hr_quality_weights weights;
+    int short_answer_chars;   /* 8 (Unicode characters, trimmed) */
+    char **uncertainty_phrases; size_t n_uncertainty_phrases; /* zh + en defaults */
+    double logprob_mean_good; /* -0.5: mean at or above -> no penalty */
+    double logprob_mean_bad;  /* -2.0: mean at or below -> full penalty (linear between) */
+    double logprob_min_good;  /* -5 */
+    double logprob_min_bad;   /* -12 */
+    bool request_logprobs;    /* true: ask upstreams for logprobs (stripped again unless the client asked) */
+    hr_cascade_judge_config judge;
+    hr_cascade_early_config stream_early_accept;
 } hr_cascade_config;
 
 typedef struct hr_log_config {
@@ -103,6 +139,8 @@ hr_config *hr_config_parse(const char *yaml, size_t len, const char *name, char 
 void hr_config_free(hr_config *cfg);
 /* Fills r with the seed's thresholds and keyword lists (owned by r). */
 void hr_config_set_rule_defaults(hr_rules_config *r);
+/* Fills c with the cascade defaults (phrase list owned by c). */
+void hr_config_set_cascade_defaults(hr_cascade_config *c);
 
 /* Number of enabled tiers, and the mapping of a wanted tier onto enabled ones:
  * the nearest enabled tier at or above `want`, else the largest enabled one. */

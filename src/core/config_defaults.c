@@ -31,6 +31,13 @@ static const char *simple_kw[] = {
     "translate", "format", "extract", "classify", "what is", "what's", "summarize", "summarise",
     "rewrite", "convert", "list", NULL};
 
+/* Uncertainty phrases for the cascade's quality score; English ones match
+ * case-insensitively (router/quality.c), ’ counts as '. */
+static const char *uncertainty_phrases[] = {
+    "不确定", "不太清楚", "无法确定", "我不知道", "不清楚", "我不确定", "无法回答", "不太确定", "可能不准确",
+    "i'm not sure", "i am not sure", "i don't know", "i do not know", "i cannot", "i can't", "i'm unable",
+    "i am unable", "not certain", "i'm not certain", "unclear to me", "i have no idea", "hard to say", NULL};
+
 static char **dup_list(const char **src, size_t *n) {
     size_t k = 0;
     while (src[k]) k++;
@@ -52,6 +59,26 @@ void hr_config_set_rule_defaults(hr_rules_config *r) {
     r->default_tier = HR_TIER_MEDIUM;
 }
 
+void hr_config_set_cascade_defaults(hr_cascade_config *k) {
+    k->quality_threshold = 0.7;
+    k->max_cascade = 2;
+    k->weights = (hr_quality_weights){.short_answer = 0.5, .uncertainty = 0.4, .repetition = 0.6, .mean_logprob = 0.5,
+                                      .min_logprob = 0.2, .length = 0.5, .format = 0.6, .judge = 0.6};
+    k->short_answer_chars = 8;
+    k->uncertainty_phrases = dup_list(uncertainty_phrases, &k->n_uncertainty_phrases);
+    k->logprob_mean_good = -0.5;
+    k->logprob_mean_bad = -2.0;
+    k->logprob_min_good = -5.0;
+    k->logprob_min_bad = -12.0;
+    k->request_logprobs = true;
+    k->judge.enabled = false;
+    k->judge.tier = -1;
+    k->judge.timeout_s = 10;
+    k->stream_early_accept.enabled = false;
+    k->stream_early_accept.after_tokens = 16;
+    k->stream_early_accept.min_mean_logprob = -0.3;
+}
+
 hr_config *hr_config_default(void) {
     hr_config *c = hr_xcalloc(1, sizeof *c);
     c->host = hr_xstrdup("127.0.0.1");
@@ -65,8 +92,7 @@ hr_config *hr_config_default(void) {
     hr_config_set_rule_defaults(&c->rules);
     c->classifier.threshold = 0.6;
     c->classifier.dim = 4096;
-    c->cascade.quality_threshold = 0.7;
-    c->cascade.max_cascade = 2;
+    hr_config_set_cascade_defaults(&c->cascade);
     c->log.enabled = true;
     c->log.sqlite_path = hr_xstrdup("hermes-router.db");
     c->log.capture_text = true;
@@ -100,6 +126,8 @@ void hr_config_free(hr_config *c) {
     free_list(c->rules.reasoning_keywords, c->rules.n_reasoning_keywords);
     free_list(c->rules.simple_keywords, c->rules.n_simple_keywords);
     free(c->classifier.model);
+    free_list(c->cascade.uncertainty_phrases, c->cascade.n_uncertainty_phrases);
+    free(c->cascade.judge.prompt);
     free(c->log.sqlite_path);
     free(c->log.postgres_url);
     free(c);
