@@ -6,6 +6,7 @@ BUILD   ?= build
 ASAN    ?= build-asan
 CONFIG  ?=
 ARGS    ?=
+BENCH   ?=
 
 .PHONY: all deps build test test-fast test-asan run bench clean
 
@@ -40,7 +41,7 @@ run: build
 bench:
 	@scripts/install-deps.sh --bench
 	$(MAKE) build
-	bench/run.sh $(BUILD)
+	bench/run.sh $(BUILD) $(BENCH)
 
 clean:
 	rm -rf $(BUILD) $(ASAN)
