@@ -98,35 +98,60 @@ static int parse_thresholds(const char *s, double *out, int *n) {
     return *n ? 0 : -1;
 }
 
-static int plot_png(const char *csv, const char *png) {
-    char script[] = "/tmp/hr-eval-plot-XXXXXX";
-    int fd = mkstemp(script);
-    if (fd < 0) return -1;
-    FILE *f = fdopen(fd, "w");
+/* Points of the plot: series 0..3 = classifier all/en/zh, random (all). */
+typedef struct plot_data {
+    double x[4][MAX_THRESHOLDS], y[4][MAX_THRESHOLDS];
+    int n[4];
+    double bx[8], by[8];
+    const char *bname[8];
+    int nb;
+} plot_data;
+
+static void plot_add(plot_data *pd, int series, double x, double y) {
+    if (pd->n[series] < MAX_THRESHOLDS && isfinite(y)) {
+        pd->x[series][pd->n[series]] = x;
+        pd->y[series][pd->n[series]] = y;
+        pd->n[series]++;
+    }
+}
+
+/* Writes the points as gnuplot data blocks and runs gnuplot. */
+static int plot_png(const plot_data *pd, const char *png, double max_cost) {
+    char dat[] = "/tmp/hr-eval-data-XXXXXX", script[] = "/tmp/hr-eval-plot-XXXXXX";
+    int fd1 = mkstemp(dat), fd2 = fd1 >= 0 ? mkstemp(script) : -1;
+    if (fd1 < 0 || fd2 < 0) {
+        if (fd1 >= 0) close(fd1), unlink(dat);
+        return -1;
+    }
+    FILE *d = fdopen(fd1, "w"), *f = fdopen(fd2, "w");
+    for (int s = 0; s < 4; s++) {
+        for (int i = 0; i < pd->n[s]; i++) fprintf(d, "%.5f %.5f\n", pd->x[s][i], pd->y[s][i]);
+        if (!pd->n[s]) fprintf(d, "0 NaN\n");
+        fprintf(d, "\n\n");
+    }
+    for (int b = 0; b < pd->nb; b++) fprintf(d, "%.5f %.5f %s\n", pd->bx[b], pd->by[b], pd->bname[b]);
+    fclose(d);
     fprintf(f,
             "set terminal png size 900,600\n"
             "set output '%s'\n"
-            "set datafile separator ','\n"
-            "set title 'hermes-router classifier: performance gap recovered vs cost'\n"
-            "set xlabel 'cost (relative to all-large)'\n"
+            "set title 'hermes-router classifier: performance gap recovered (PGR) vs cost, held-out rows'\n"
+            "set xlabel 'cost (relative to all-large; tier costs 8:70:405)'\n"
             "set ylabel 'PGR'\n"
-            "set key bottom right\nset grid\nset xrange [0:1.05]\n"
-            "plot '%s' using ($1 eq 'classifier' && strcol(3) eq 'all' ? $6 : 1/0):7 with linespoints title "
-            "'classifier (all)', \\\n"
-            " '' using (strcol(1) eq 'classifier' && strcol(3) eq 'lang=en' ? $6 : 1/0):7 with linespoints title "
-            "'classifier (en)', \\\n"
-            " '' using (strcol(1) eq 'classifier' && strcol(3) eq 'lang=zh' ? $6 : 1/0):7 with linespoints title "
-            "'classifier (zh)', \\\n"
-            " '' using (strcol(1) eq 'random' && strcol(3) eq 'all' ? $6 : 1/0):7 with lines dt 2 title "
-            "'random at same mix', \\\n"
-            " '' using (strcol(1) ne 'classifier' && strcol(1) ne 'random' && strcol(3) eq 'all' ? $6 : 1/0):7:1 "
-            "with labels point pt 7 offset 1,0.5 left notitle\n",
-            png, csv);
+            "set key bottom right\nset grid\nset xrange [0:1.1]\nset yrange [-0.1:1.3]\n"
+            "set arrow from %.3f,-0.1 to %.3f,1.3 nohead dt 3\n"
+            "plot '%s' index 0 using 1:2 with linespoints pt 7 title 'classifier (all)', \\\n"
+            " '' index 1 using 1:2 with linespoints pt 5 title 'classifier (en)', \\\n"
+            " '' index 2 using 1:2 with linespoints pt 9 title 'classifier (zh)', \\\n"
+            " '' index 3 using 1:2 with lines dt 2 lw 2 title 'random at the same mix (all)', \\\n"
+            " '' index 4 using 1:2 with points pt 13 ps 1.5 notitle, \\\n"
+            " '' index 4 using 1:2:3 with labels offset 1,0.7 left notitle\n",
+            png, max_cost, max_cost, dat);
     fclose(f);
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "gnuplot %s 2>&1", script);
+    snprintf(cmd, sizeof cmd, "gnuplot %s", script);
     int rc = system(cmd);
     unlink(script);
+    unlink(dat);
     return rc == 0 ? 0 : -1;
 }
 
@@ -208,6 +233,8 @@ int hr_cmd_eval(int argc, char **argv) {
     FILE *cf = NULL;
     group groups[MAX_GROUPS];
     size_t ng = 0;
+    plot_data pd;
+    memset(&pd, 0, sizeof pd);
     size_t *split = malloc(ds.n * sizeof *split), n = 0;
     for (size_t i = 0; i < ds.n; i++) {
         bool excluded = hr_route_source_in_list(ds.rows[i].source, meta->exclude_sources);
@@ -295,6 +322,11 @@ int hr_cmd_eval(int argc, char **argv) {
             group_metrics(&ds, split, &groups[g], bch[b], &m);
             printf(" %.3f/%.3f/%-7.3f", m.quality, m.cost, m.pgr);
             csv_row(cf, bnames[b], 0, groups[g].name, &m);
+            if (g == 0 && pd.nb < 8) {
+                pd.bx[pd.nb] = m.cost;
+                pd.by[pd.nb] = m.pgr;
+                pd.bname[pd.nb++] = bnames[b];
+            }
         }
         printf("\n");
     }
@@ -315,6 +347,10 @@ int hr_cmd_eval(int argc, char **argv) {
             csv_row(cf, "random", thr[k], groups[g].name, &r[g]);
         }
         if (m[0].cost <= max_cost && thr[k] > best_thr) best_thr = thr[k];
+        plot_add(&pd, 0, m[0].cost, m[0].pgr);
+        if (g_en) plot_add(&pd, 1, m[g_en - groups].cost, m[g_en - groups].pgr);
+        if (g_zh) plot_add(&pd, 2, m[g_zh - groups].cost, m[g_zh - groups].pgr);
+        plot_add(&pd, 3, r[0].cost, r[0].pgr);
         printf("%5.2f  %5.1f%% %5.1f%% %5.1f%%  %5.3f  %6.3f  %6.3f %6.3f |", thr[k], 100 * m[0].share[0],
                100 * m[0].share[1], 100 * m[0].share[2], m[0].cost, m[0].quality, m[0].pgr, r[0].pgr);
         for (int l = 0; l < 2; l++) {
@@ -353,10 +389,7 @@ int hr_cmd_eval(int argc, char **argv) {
         printf("\nwrote %s\n", csv);
     }
     if (png) {
-        if (!csv) {
-            fprintf(stderr, "hermes-router eval: --png needs --csv (the plot reads it)\n");
-            rc = 1;
-        } else if (plot_png(csv, png) < 0) {
+        if (plot_png(&pd, png, max_cost) < 0) {
             fprintf(stderr, "hermes-router eval: plotting failed (is gnuplot installed? apt-get install gnuplot-nox)\n");
             rc = 1;
         } else {
