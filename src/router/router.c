@@ -11,18 +11,40 @@ struct hr_router {
     const hr_config *cfg; /* borrowed: outlives the router */
     const hr_router_strategy *strategy;
     void *state;
+    const char *cascade;  /* "cascade", "rules+cascade", ...: the gateway cascades; NULL otherwise */
 };
+
+/* "cascade" alone starts every request at the smallest enabled tier; the
+ * gateway (gateway/cascade.c) escalates from there. */
+static int smallest_decide(void *self, const hr_chat_request *req, bool want_features, hr_route_decision *out) {
+    out->tier = HR_TIER_SMALL;
+    snprintf(out->reason, sizeof out->reason, "cascade: start at the smallest tier");
+    return 0;
+}
+static const hr_router_strategy strategy_smallest = {"cascade", NULL, smallest_decide, NULL};
 
 static const hr_router_strategy *strategies[] = {
     &hr_strategy_rules,
     &hr_strategy_classifier,
 };
 
+static const char *cascade_names[] = {"cascade", "rules+cascade", "classifier+cascade"};
+
 hr_router *hr_router_create(const hr_config *cfg, char *err, size_t errlen) {
     const char *name = cfg->strategy ? cfg->strategy : "rules";
     const hr_router_strategy *s = NULL;
-    for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++)
-        if (!strcmp(strategies[i]->name, name)) s = strategies[i];
+    const char *cascade = NULL;
+    char base[64];
+    snprintf(base, sizeof base, "%s", name);
+    for (size_t i = 0; i < sizeof cascade_names / sizeof cascade_names[0]; i++)
+        if (!strcmp(cascade_names[i], name)) cascade = cascade_names[i];
+    if (cascade) {
+        char *plus = strchr(base, '+');
+        if (plus) *plus = 0;
+        else s = &strategy_smallest;
+    }
+    for (size_t i = 0; !s && i < sizeof strategies / sizeof strategies[0]; i++)
+        if (!strcmp(strategies[i]->name, base)) s = strategies[i];
     if (!s) {
         snprintf(err, errlen, "router strategy '%s' is not available", name);
         return NULL;
@@ -33,8 +55,11 @@ hr_router *hr_router_create(const hr_config *cfg, char *err, size_t errlen) {
     r->cfg = cfg;
     r->strategy = s;
     r->state = state;
+    r->cascade = cascade;
     return r;
 }
+
+bool hr_router_cascades(const hr_router *r) { return r->cascade != NULL; }
 
 void hr_router_free(hr_router *r) {
     if (!r) return;
@@ -42,7 +67,7 @@ void hr_router_free(hr_router *r) {
     free(r);
 }
 
-const char *hr_router_strategy_name(const hr_router *r) { return r->strategy->name; }
+const char *hr_router_strategy_name(const hr_router *r) { return r->cascade ? r->cascade : r->strategy->name; }
 
 int hr_router_decide(hr_router *r, const hr_chat_request *req, bool want_features, hr_route_decision *out) {
     uint64_t t0 = hr_now_ns();
@@ -60,7 +85,7 @@ int hr_router_decide(hr_router *r, const hr_chat_request *req, bool want_feature
             out->tier = r->cfg->rules.default_tier;
             snprintf(out->reason, sizeof out->reason, "router error: default tier");
         }
-        if (!out->strategy) out->strategy = r->strategy->name;
+        if (!out->strategy || r->cascade) out->strategy = hr_router_strategy_name(r);
         out->tier = hr_config_map_tier(r->cfg, out->tier);
     }
     out->route_us = (double)(hr_now_ns() - t0) / 1000.0;

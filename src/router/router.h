@@ -44,7 +44,12 @@ typedef struct hr_router hr_router;
 
 hr_router *hr_router_create(const hr_config *cfg, char *err, size_t errlen);
 void hr_router_free(hr_router *r);
+/* The configured strategy: "rules", "classifier", "cascade", "rules+cascade", ... */
 const char *hr_router_strategy_name(const hr_router *r);
+/* True for the cascade strategies: the decision is the starting tier and the
+ * gateway escalates from it while the answer's quality score is below the
+ * threshold (gateway/cascade.c). A forced tier is never cascaded. */
+bool hr_router_cascades(const hr_router *r);
 
 /* Decides for req. Honours a forced tier in req->model (reason "user override"),
  * else asks the strategy; maps the result onto the enabled tiers; measures
