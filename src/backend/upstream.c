@@ -4,7 +4,13 @@
  * The request body is the client's JSON with `model` rewritten to the tier's
  * upstream model name; streaming requests always ask the upstream for usage
  * (stream_options.include_usage) so tokens are counted, and the usage-only
- * chunk is dropped again when the client did not ask for it. */
+ * chunk is dropped again when the client did not ask for it.
+ *
+ * With tool_format hermes, requests that need the Hermes formats go to the
+ * raw text endpoint {url}/completions with the prompt rendered here, and a
+ * Hermes filter (hermes_filter.h) turns the text back into chat completions;
+ * JSON-mode answers are validated by the same filter, which may ask for one
+ * restart of the transfer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "gateway/internal.h"
+#include "hermes/hermes.h"
 
 #define BACKEND_DOWN_MS 5000 /* how long an unreachable backend is skipped */
 #define MAX_ATTEMPTS 3
@@ -99,11 +100,33 @@ static char *hermes_field(gw_req *r) {
     return text;
 }
 
+/* A backend's own "hermes" object on obj (the Hermes filter's JSON-mode
+ * verdict, backend/hermes_filter.h) joins the gateway's field; json_valid
+ * also becomes the x-hermes-json-valid header while headers can still go. */
+static char *merge_backend_hermes(gw_req *r, cJSON *obj, char *field) {
+    cJSON *theirs = cJSON_GetObjectItemCaseSensitive(obj, "hermes");
+    if (!cJSON_IsObject(theirs)) return field;
+    cJSON *ours = cJSON_Parse(field);
+    cJSON *it;
+    cJSON_ArrayForEach(it, theirs) {
+        if (it->string && !cJSON_HasObjectItem(ours, it->string))
+            cJSON_AddItemToObject(ours, it->string, cJSON_Duplicate(it, true));
+    }
+    const cJSON *jv = cJSON_GetObjectItemCaseSensitive(theirs, "json_valid");
+    if (cJSON_IsBool(jv) && r->req && !r->streaming)
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "x-hermes-json-valid",
+                          cJSON_IsTrue(jv) ? "true" : "false");
+    free(field);
+    field = cJSON_PrintUnformatted(ours);
+    cJSON_Delete(ours);
+    return field;
+}
+
 /* Serialises obj with the hermes field added. When raw (obj's exact text) is
  * given, the field is spliced in before the closing brace instead of
  * re-printing the whole object. Returns malloc'd text. */
 static char *with_hermes_field(gw_req *r, cJSON *obj, const char *raw, size_t raw_len) {
-    char *field = hermes_field(r);
+    char *field = merge_backend_hermes(r, obj, hermes_field(r));
     while (raw && raw_len && (raw[raw_len - 1] == ' ' || raw[raw_len - 1] == '\n' || raw[raw_len - 1] == '\r'))
         raw_len--;
     if (raw && raw_len >= 2 && raw[raw_len - 1] == '}' && !cJSON_HasObjectItem(obj, "hermes")) {
@@ -169,8 +192,8 @@ static void sink_chunk(hr_sink *s, cJSON *chunk, const char *raw, size_t raw_len
         return;
     }
     if (!r->streaming) {
-        start_stream(r);
         char *text = with_hermes_field(r, chunk, raw, raw_len); /* tier and reason in the first chunk */
+        start_stream(r);
         write_sse(r, text, strlen(text));
         free(text);
     } else if (raw) {
@@ -445,6 +468,12 @@ void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
     const char *body = (const char *)evbuffer_pullup(in, -1);
     hr_request_error perr;
     if (hr_chat_request_parse(body ? body : "", len, &r->chat, &perr) < 0) {
+        reject(r, 400, "invalid_request_error", NULL, perr.param, perr.message);
+        return;
+    }
+    /* tools / tool_choice / response_format must be usable on every tier (Hermes prompt, schema subset) */
+    if ((r->chat.has_tools || r->chat.has_response_format || cJSON_HasObjectItem(r->chat.root, "tool_choice")) &&
+        hr_hermes_request_check(r->chat.root, &perr) < 0) {
         reject(r, 400, "invalid_request_error", NULL, perr.param, perr.message);
         return;
     }
