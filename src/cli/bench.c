@@ -15,7 +15,8 @@
 #include "engine/quant.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: hermes-router bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPS] [--no-bw]\n");
+    fprintf(f, "usage: hermes-router bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPS] [--no-bw] [--md]\n"
+               "  --md: print one markdown table row (model | weights | pp | tg | RSS | GB/s | share)\n");
 }
 
 static void progress(void *ud, double frac) {
@@ -31,7 +32,7 @@ static void progress(void *ud, double frac) {
 int hr_cmd_bench(int argc, char **argv) {
     const char *model = NULL;
     int pp = 512, tg = 128, threads = 0, reps = 1;
-    bool bw = true;
+    bool bw = true, md = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -41,6 +42,7 @@ int hr_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-t") && has) threads = atoi(argv[++i]);
         else if (!strcmp(a, "-r") && has) reps = atoi(argv[++i]);
         else if (!strcmp(a, "--no-bw")) bw = false;
+        else if (!strcmp(a, "--md")) md = true;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -74,7 +76,8 @@ int hr_cmd_bench(int argc, char **argv) {
         return 1;
     }
     const hr_type_traits *tt = hr_type_get(in->main_type);
-    printf("model: %s (%s, %.1f M params, %.1f MiB weights, mostly %s), simd %s, %d threads\n", model,
+    if (!md)
+        printf("model: %s (%s, %.1f M params, %.1f MiB weights, mostly %s), simd %s, %d threads\n", model,
            in->name[0] ? in->name : in->arch, (double)in->n_params / 1e6, (double)in->weight_bytes / (1 << 20),
            tt ? tt->name : "?", hr_simd_level(), threads);
     hr_batch_entry *b = hr_xmalloc((size_t)(pp > 0 ? pp : 1) * sizeof(hr_batch_entry));
@@ -121,10 +124,18 @@ int hr_cmd_bench(int argc, char **argv) {
     double bytes_tok = (double)in->weight_bytes;
     double gbps = best_tg * bytes_tok / 1e9;
     double mem_bw = bw && tg > 0 ? hr_measure_read_bandwidth(threads) / 1e9 : 0;
-    printf("| %-10s | %-10s | %-10s | %-12s | %-22s |\n", "pp tok/s", "tg tok/s", "peak RSS", "tg GB/s", "share of mem bandwidth");
-    printf("| %10.1f | %10.2f | %6.0f MiB | %12.2f | ", best_pp, best_tg, rss_mib, gbps);
-    if (mem_bw > 0) printf("%5.1f%% of %5.1f GB/s     |\n", 100.0 * gbps / mem_bw, mem_bw);
-    else printf("%-22s |\n", "n/a");
+    if (md) {
+        printf("| %s | %.0f MiB | %.1f | %.2f | %.0f MiB | %.2f | ", in->name[0] ? in->name : model,
+               (double)in->weight_bytes / (1 << 20), best_pp, best_tg, rss_mib, gbps);
+        if (mem_bw > 0) printf("%.0f%% of %.1f GB/s |\n", 100.0 * gbps / mem_bw, mem_bw);
+        else printf("n/a |\n");
+    } else {
+        printf("| %-10s | %-10s | %-10s | %-12s | %-22s |\n", "pp tok/s", "tg tok/s", "peak RSS", "tg GB/s",
+               "share of mem bandwidth");
+        printf("| %10.1f | %10.2f | %6.0f MiB | %12.2f | ", best_pp, best_tg, rss_mib, gbps);
+        if (mem_bw > 0) printf("%5.1f%% of %5.1f GB/s     |\n", 100.0 * gbps / mem_bw, mem_bw);
+        else printf("%-22s |\n", "n/a");
+    }
     free(b);
     hr_ctx_free(c);
     hr_model_free(m);
