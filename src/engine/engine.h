@@ -71,6 +71,8 @@ typedef struct hr_ctx_params {
     int n_seq;     /* sequence slots (parallel requests); default 1 */
     int n_batch;   /* max entries per hr_ctx_decode call; default 512 */
     int n_threads; /* compute threads including the caller; 0 = online CPUs */
+    int kv_type;   /* KV cache element type: HR_TYPE_F32 (0, default) or HR_TYPE_F16 (1,
+                      half the memory; ~1e-3 relative error in attention) */
 } hr_ctx_params;
 
 hr_ctx_params hr_ctx_default_params(void);

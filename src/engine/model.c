@@ -265,7 +265,9 @@ struct hr_ctx {
     const hr_model *m;
     int n_ctx, n_seq, n_batch, n_threads;
     hr_pool *pool;
-    float *kc, *vc; /* [n_seq][n_layer][n_ctx][kv_dim] */
+    uint8_t *kc, *vc; /* [n_seq][n_layer][n_ctx][kv_dim] of kv_type (f32 or f16) */
+    int kv_type;
+    size_t kv_elt;
     int *seq_len;
     /* scratch, [n_batch][width] */
     float *x, *xn, *q, *k, *v, *att, *hb, *hb2;
@@ -281,14 +283,14 @@ struct hr_ctx {
 };
 
 hr_ctx_params hr_ctx_default_params(void) {
-    hr_ctx_params p = {0, 1, 512, 0};
+    hr_ctx_params p = {0, 1, 512, 0, HR_TYPE_F32};
     return p;
 }
 
 int hr_ctx_n_ctx(const hr_ctx *c) { return c->n_ctx; }
 size_t hr_ctx_kv_bytes(const hr_ctx *c) {
     const hr_model_info *in = &c->m->info;
-    return (size_t)2 * c->n_seq * in->n_layer * c->n_ctx * in->n_head_kv * in->head_dim * sizeof(float);
+    return (size_t)2 * c->n_seq * in->n_layer * c->n_ctx * in->n_head_kv * in->head_dim * c->kv_elt;
 }
 
 hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *pp, char *err, size_t errsz) {
@@ -319,8 +321,11 @@ hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *pp, char *err, siz
     c->n_batch = p.n_batch;
     c->n_threads = p.n_threads;
     c->pool = hr_pool_create(p.n_threads);
-    c->kc = hr_xmalloc(kv_elems * sizeof(float));
-    c->vc = hr_xmalloc(kv_elems * sizeof(float));
+    c->kv_type = p.kv_type == HR_TYPE_F16 ? HR_TYPE_F16 : HR_TYPE_F32;
+    c->kv_elt = c->kv_type == HR_TYPE_F16 ? 2 : 4;
+    /* pages are only touched as positions fill, so RSS follows the real use */
+    c->kc = hr_xmalloc(kv_elems * c->kv_elt);
+    c->vc = hr_xmalloc(kv_elems * c->kv_elt);
     c->seq_len = hr_xcalloc((size_t)p.n_seq, sizeof(int));
     size_t B = (size_t)p.n_batch, E = (size_t)in->n_embd, F = (size_t)in->n_ff;
     c->x = hr_xmalloc(B * E * sizeof(float));
@@ -564,6 +569,43 @@ static inline void axpy_f32(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* fp16 -> fp32 four at a time with integer ops (exact for normal numbers;
+ * subnormals, below 6.1e-5, become zero, which attention cannot notice). */
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+static inline v4f h4_load(const uint16_t *p) {
+    v4u h = {p[0], p[1], p[2], p[3]};
+    v4u em = h & 0x7fff;
+    v4u bits = ((em << 13) + (112u << 23)) & (v4u)(em != 0);
+    bits |= (h & 0x8000) << 16;
+    v4f f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline float dot_f16(const float *a, const uint16_t *b, int n) {
+    v4f acc0 = {0}, acc1 = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 += v4_load(a + i) * h4_load(b + i);
+        acc1 += v4_load(a + i + 4) * h4_load(b + i + 4);
+    }
+    for (; i + 4 <= n; i += 4) acc0 += v4_load(a + i) * h4_load(b + i);
+    acc0 += acc1;
+    float s = acc0[0] + acc0[1] + acc0[2] + acc0[3];
+    for (; i < n; i++) s += a[i] * hr_fp16_to_fp32(b[i]);
+    return s;
+}
+
+static inline void axpy_f16(float *y, float a, const uint16_t *x, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v = v4_load(y + i) + a * h4_load(x + i);
+        memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < n; i++) y[i] += a * hr_fp16_to_fp32(x[i]);
+}
+
 /* One work unit = one (batch entry, kv head): the query heads of its group
  * share each K/V row load. */
 static void att_worker(void *ud, int ith, int nth) {
@@ -582,13 +624,17 @@ static void att_worker(void *ud, int ith, int nth) {
         int b = w / nkv, kvh = w % nkv;
         const hr_batch_entry *e = &j->batch[b];
         size_t base = (((size_t)e->seq * in->n_layer + j->layer) * c->n_ctx) * kv_dim + (size_t)kvh * hd;
-        const float *K = c->kc + base, *V = c->vc + base;
+        const uint8_t *K = c->kc + base * c->kv_elt, *V = c->vc + base * c->kv_elt;
+        bool f16 = c->kv_type == HR_TYPE_F16;
         const float *q0 = c->q + (size_t)b * in->n_embd + (size_t)kvh * group * hd;
         float *out0 = c->att + (size_t)b * in->n_embd + (size_t)kvh * group * hd;
         int n = e->pos + 1;
         for (int t = 0; t < n; t++) {
-            const float *kt = K + (size_t)t * kv_dim;
-            for (int g = 0; g < group; g++) sc[(size_t)g * n + t] = dot_f32(q0 + (size_t)g * hd, kt, hd) * scale;
+            const uint8_t *kt = K + (size_t)t * kv_dim * c->kv_elt;
+            for (int g = 0; g < group; g++)
+                sc[(size_t)g * n + t] = (f16 ? dot_f16(q0 + (size_t)g * hd, (const uint16_t *)kt, hd)
+                                             : dot_f32(q0 + (size_t)g * hd, (const float *)kt, hd)) *
+                                        scale;
         }
         for (int g = 0; g < group; g++) {
             float *s = sc + (size_t)g * n, mx = -INFINITY, sum = 0;
@@ -603,8 +649,11 @@ static void att_worker(void *ud, int ith, int nth) {
             memset(out0 + (size_t)g * hd, 0, (size_t)hd * sizeof(float));
         }
         for (int t = 0; t < n; t++) {
-            const float *vt = V + (size_t)t * kv_dim;
-            for (int g = 0; g < group; g++) axpy_f32(out0 + (size_t)g * hd, sc[(size_t)g * n + t], vt, hd);
+            const uint8_t *vt = V + (size_t)t * kv_dim * c->kv_elt;
+            for (int g = 0; g < group; g++) {
+                if (f16) axpy_f16(out0 + (size_t)g * hd, sc[(size_t)g * n + t], (const uint16_t *)vt, hd);
+                else axpy_f32(out0 + (size_t)g * hd, sc[(size_t)g * n + t], (const float *)vt, hd);
+            }
         }
     }
 }
@@ -716,8 +765,17 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, siz
             rope(c->k + (size_t)b * kv_dim, in->n_head_kv, hd, m->rope_dim, cs, sn);
             const hr_batch_entry *e = &batch[b];
             size_t off = ((((size_t)e->seq * in->n_layer + l) * c->n_ctx) + e->pos) * kv_dim;
-            memcpy(c->kc + off, c->k + (size_t)b * kv_dim, kv_dim * sizeof(float));
-            memcpy(c->vc + off, c->v + (size_t)b * kv_dim, kv_dim * sizeof(float));
+            const float *kb = c->k + (size_t)b * kv_dim, *vb = c->v + (size_t)b * kv_dim;
+            if (c->kv_type == HR_TYPE_F16) {
+                uint16_t *kd = (uint16_t *)(c->kc + off * 2), *vd = (uint16_t *)(c->vc + off * 2);
+                for (size_t i = 0; i < kv_dim; i++) {
+                    kd[i] = hr_fp32_to_fp16(kb[i]);
+                    vd[i] = hr_fp32_to_fp16(vb[i]);
+                }
+            } else {
+                memcpy(c->kc + off * 4, kb, kv_dim * sizeof(float));
+                memcpy(c->vc + off * 4, vb, kv_dim * sizeof(float));
+            }
         }
         att_job aj = {.c = c, .batch = batch, .nb = nb, .layer = l};
         atomic_store(&aj.next, 0);

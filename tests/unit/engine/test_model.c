@@ -21,6 +21,8 @@
 
 /* Engine vs numpy (float64) on f32 weights: only float rounding differs. */
 #define TOL_F32 2e-3f
+/* f16 KV cache vs f32 KV cache (attention inputs rounded to 11 bits). */
+#define TOL_KV_F16 2e-2f
 /* Batched vs one-at-a-time evaluation of the same engine. */
 #define TOL_SAME 1e-4f
 
@@ -180,6 +182,44 @@ static void test_greedy_continuation(void **state) {
     hr_model_free(m);
 }
 
+static void test_kv_f16(void **state) {
+    (void)state;
+    char err[256];
+    hr_model *m = hr_model_load(model_path(), err, sizeof err);
+    assert_non_null(m);
+    int V = hr_model_get_info(m)->n_vocab;
+    hr_ctx *a = make_ctx(m, 1, 2);
+    hr_ctx_params p = hr_ctx_default_params();
+    p.n_ctx = 256;
+    p.n_batch = 64;
+    p.n_threads = 2;
+    p.kv_type = 1; /* HR_TYPE_F16 */
+    hr_ctx *h = hr_ctx_create(m, &p, err, sizeof err);
+    assert_non_null(h);
+    assert_int_equal(hr_ctx_kv_bytes(h) * 2, hr_ctx_kv_bytes(a));
+    hr_batch_entry b[NP];
+    for (int i = 0; i < NP; i++) b[i] = (hr_batch_entry){prompt[i], i, 0, true};
+    assert_int_equal(hr_ctx_decode(a, b, NP, err, sizeof err), NP);
+    assert_int_equal(hr_ctx_decode(h, b, NP, err, sizeof err), NP);
+    float worst = 0;
+    for (int i = 0; i < NP; i++) {
+        float d = max_abs_diff(hr_ctx_logits(a, i), hr_ctx_logits(h, i), V);
+        if (!(d <= worst)) worst = d;
+    }
+    if (!(worst < TOL_KV_F16)) fail_msg("f16 KV: max logit difference %g >= %g", worst, TOL_KV_F16);
+    /* and 20 more decode steps stay close (positions up to 25) */
+    for (int i = 0; i < 20; i++) {
+        hr_batch_entry e = {300 + i, NP + i, 0, true};
+        assert_int_equal(hr_ctx_decode(a, &e, 1, err, sizeof err), 1);
+        assert_int_equal(hr_ctx_decode(h, &e, 1, err, sizeof err), 1);
+        float d = max_abs_diff(hr_ctx_logits(a, 0), hr_ctx_logits(h, 0), V);
+        if (!(d < TOL_KV_F16)) fail_msg("f16 KV step %d: max logit difference %g", i, d);
+    }
+    hr_ctx_free(a);
+    hr_ctx_free(h);
+    hr_model_free(m);
+}
+
 static void test_bad_batches(void **state) {
     (void)state;
     char err[256] = "";
@@ -245,7 +285,8 @@ static void test_cli_run(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits_vs_reference), cmocka_unit_test(test_batch_equals_sequential),
-        cmocka_unit_test(test_greedy_continuation), cmocka_unit_test(test_bad_batches),
+        cmocka_unit_test(test_greedy_continuation), cmocka_unit_test(test_kv_f16),
+        cmocka_unit_test(test_bad_batches),
         cmocka_unit_test(test_foreign_arch),        cmocka_unit_test(test_cli_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
