@@ -134,8 +134,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     const hr_classifier_meta *m = hr_classifier_get_meta(c);
-    printf("model: %s (dim %d, %d trees x %d classes, depth %d); %zu iterations per row\n\n", model,
-           m->features.dim, m->trees, m->n_tiers, m->depth, iters);
+    printf("model: %s (%s, dim %d, %d rounds x %d classes, depth %d); %zu iterations per row\n\n", model,
+           m->booster, m->features.dim, m->trees, m->n_tiers, m->depth, iters);
     printf("| prompt | what | p50 us | p99 us |\n|---|---|---:|---:|\n");
     size_t sizes[3] = {100, 2000, 20000};
     for (int lang = 0; lang < 2; lang++) {
@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
                 if (md != M_DECIDE && sizes[s] != 2000) continue;
                 double p50, p99;
                 measure(r, c, &req, (mode)md, sizes[s] == 20000 ? iters / 4 + 10 : iters, &p50, &p99);
-                static const char *what[3] = {"decide (features + trees)", "features only", "trees only"};
+                static const char *what[3] = {"decide (features + model)", "features only", "model only"};
                 printf("| %s %zu chars | %s | %.1f | %.1f |\n", lang ? "zh" : "en", sizes[s], what[md], p50, p99);
             }
             hr_chat_request_free(&req);

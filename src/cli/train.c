@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "  --target best|label  class = cheapest tier as good as the best (default) or the data's label\n"
             "  --weight-floor X     sample weight = quality gap + X; negative = unweighted (0.05)\n"
             "  --tree-method M      XGBoost tree_method: hist (default), approx, exact\n"
+            "  --booster B          gbtree (default) or gblinear (softmax regression on the features)\n"
+            "  --lambda X --alpha X L2 / L1 regularisation (1, 0)\n"
             "  --config F           config file (classifier.dim)\n"
             "  --from-log           add the request log's labelled rows (needs --config; with or without --data)\n"
             "  --quiet              no progress display\n"
@@ -172,6 +174,9 @@ int hr_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--target")) TAKE(p.target = !strcmp(v, "label") ? HR_TARGET_LABEL : HR_TARGET_BEST)
         else if (!strcmp(a, "--weight-floor")) TAKE(p.weight_floor = atof(v))
         else if (!strcmp(a, "--tree-method")) TAKE(p.tree_method = v)
+        else if (!strcmp(a, "--booster")) TAKE(p.booster = v)
+        else if (!strcmp(a, "--lambda")) TAKE(p.lambda = atof(v))
+        else if (!strcmp(a, "--alpha")) TAKE(p.alpha = atof(v))
         else if (!strcmp(a, "--from-log")) from_log = true;
         else if (!strcmp(a, "--quiet")) quiet = true;
         else {

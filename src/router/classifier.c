@@ -22,6 +22,7 @@ struct hr_classifier {
     hr_classifier_meta meta;
     size_t ncols;
     pthread_mutex_t mu;    /* serialises calls into the booster */
+    bool via_dmatrix;      /* predict through a DMatrix (gblinear) */
 };
 
 #define META_FORMAT "hermes-router-classifier"
@@ -33,6 +34,7 @@ hr_classifier *hr_classifier_wrap(void *booster, const hr_classifier_meta *meta)
     c->booster = booster;
     c->meta = *meta;
     c->ncols = hr_features_ncols(&meta->features);
+    c->via_dmatrix = !strcmp(meta->booster, "gblinear");
     pthread_mutex_init(&c->mu, NULL);
     return c;
 }
@@ -126,6 +128,7 @@ static char *meta_to_json(const hr_classifier_meta *m) {
     for (int k = 0; k < m->n_tiers; k++) cJSON_AddItemToArray(t, cJSON_CreateString(hr_tier_name(m->tiers[k])));
     cJSON_AddNumberToObject(o, "threshold", m->threshold);
     cJSON_AddStringToObject(o, "target", m->target[0] ? m->target : "label");
+    cJSON_AddStringToObject(o, "booster", m->booster[0] ? m->booster : "gbtree");
     cJSON_AddNumberToObject(o, "trees", m->trees);
     cJSON_AddNumberToObject(o, "depth", m->depth);
     cJSON_AddNumberToObject(o, "eta", m->eta);
@@ -227,6 +230,7 @@ static int meta_from_json(const char *text, const char *path, hr_classifier_meta
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "val_fraction")) && cJSON_IsNumber(v))
         m->val_fraction = v->valuedouble;
     snprintf(m->target, sizeof m->target, "%s", opt_str(o, "target", "label"));
+    snprintf(m->booster, sizeof m->booster, "%s", opt_str(o, "booster", "gbtree"));
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "exclude_sources");
     const cJSON *it;
     size_t used = 0;
@@ -264,6 +268,21 @@ static int predict_locked(hr_classifier *c, const size_t *indptr, const uint32_t
     const bst_ulong *shape = NULL;
     bst_ulong dim = 0;
     const float *res = NULL;
+    if (c->via_dmatrix) {
+        /* gblinear has no in-place prediction in XGBoost 1.7: go through a DMatrix */
+        static const char *dcfg =
+            "{\"type\":0,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"strict_shape\":true}";
+        DMatrixHandle d = NULL;
+        if (XGDMatrixCreateFromCSREx(indptr, nnz ? indices : no_idx, nnz ? values : no_val, n + 1, nnz, c->ncols,
+                                     &d) != 0)
+            return -1;
+        int rc = XGBoosterPredictFromDMatrix(c->booster, d, dcfg, &shape, &dim, &res);
+        if (rc == 0 && dim == 2 && shape[0] == n && shape[1] == (bst_ulong)c->meta.n_tiers)
+            memcpy(probs, res, n * (size_t)c->meta.n_tiers * sizeof *probs);
+        else rc = -1;
+        XGDMatrixFree(d);
+        return rc;
+    }
     if (XGBoosterPredictFromCSR(c->booster, a_indptr, a_indices, a_values, (bst_ulong)c->ncols, cfg, NULL, &shape,
                                 &dim, &res) != 0)
         return -1;

@@ -53,6 +53,7 @@ typedef struct hr_classifier_meta {
     double val_fraction;         /* rows with hr_route_split_is_val() held out */
     char exclude_sources[256];   /* comma-separated sources left out of training */
     char target[16];             /* "label" | "best" (see hr_train_target) */
+    char booster[16];            /* "gbtree" | "gblinear" */
 } hr_classifier_meta;
 
 typedef struct hr_classifier hr_classifier;
@@ -161,6 +162,8 @@ typedef struct hr_train_params {
     uint32_t seed;      /* 1 */
     int nthread;        /* 0 = XGBoost's default */
     const char *tree_method; /* NULL = "hist" */
+    const char *booster;     /* NULL = "gbtree"; "gblinear" = softmax regression on the features */
+    double lambda, alpha;    /* L2 / L1 regularisation (1, 0) */
     double threshold;   /* written to the sidecar */
     hr_train_target target; /* HR_TARGET_BEST */
     double weight_floor;    /* sample weight = quality gap + floor; < 0: unweighted */

@@ -279,6 +279,10 @@ static void finish_hashed(const hr_features_params *p, hr_feature_vec *v) {
     }
 }
 
+/* Counts enter as log(1 + n): trees do not care, linear boosters need the
+ * scale of a 20,000-character prompt to stay near that of a share. */
+static inline float logc(double n) { return (float)log1p(n); }
+
 int hr_features_extract(const hr_features_params *p, const hr_chat_request *req, hr_feature_vec *out) {
     char err[128];
     if (hr_features_params_check(p, err, sizeof err) < 0) return -1;
@@ -319,19 +323,19 @@ int hr_features_extract(const hr_features_params *p, const hr_chat_request *req,
 
     uint32_t d = (uint32_t)p->dim;
     double nonspace = st.nonspace > 0 ? st.nonspace : 1;
-    vec_push(out, d + HR_FEAT_CHARS, (float)chars);
-    vec_push(out, d + HR_FEAT_QMARKS, (float)st.qmarks);
-    vec_push(out, d + HR_FEAT_FENCES, (float)st.fences);
-    vec_push(out, d + HR_FEAT_TURNS, (float)req->n_messages);
-    vec_push(out, d + HR_FEAT_CONTEXT_CHARS, (float)req->context_chars);
-    if (req->max_tokens >= 0) vec_push(out, d + HR_FEAT_MAX_TOKENS, (float)req->max_tokens);
+    vec_push(out, d + HR_FEAT_CHARS, logc((double)(chars)));
+    vec_push(out, d + HR_FEAT_QMARKS, logc((double)(st.qmarks)));
+    vec_push(out, d + HR_FEAT_FENCES, logc((double)(st.fences)));
+    vec_push(out, d + HR_FEAT_TURNS, logc((double)(req->n_messages)));
+    vec_push(out, d + HR_FEAT_CONTEXT_CHARS, logc((double)(req->context_chars)));
+    if (req->max_tokens >= 0) vec_push(out, d + HR_FEAT_MAX_TOKENS, logc((double)req->max_tokens));
     vec_push(out, d + HR_FEAT_TOOLS, req->has_tools ? 1.0f : 0.0f);
     vec_push(out, d + HR_FEAT_RESPONSE_FORMAT, req->has_response_format ? 1.0f : 0.0f);
     vec_push(out, d + HR_FEAT_CODE_SHARE,
              st.nonblank_lines > 0 ? (float)(st.code_lines / st.nonblank_lines) : 0.0f);
     vec_push(out, d + HR_FEAT_CJK_SHARE, (float)(st.cjk / nonspace));
-    vec_push(out, d + HR_FEAT_LINES, (float)st.lines);
-    vec_push(out, d + HR_FEAT_WORDS, (float)st.words);
+    vec_push(out, d + HR_FEAT_LINES, logc((double)(st.lines)));
+    vec_push(out, d + HR_FEAT_WORDS, logc((double)(st.words)));
     vec_push(out, d + HR_FEAT_DIGIT_SHARE, (float)(st.digits / nonspace));
     return 0;
 }

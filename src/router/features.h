@@ -37,7 +37,9 @@
 #define HR_FEATURES_MAX_DIM (1 << 22)
 
 /* Dense extras, appended after the hashed block. Append only: the order is
- * part of the model format. */
+ * part of the model format. Counts (chars, qmarks, fences, turns,
+ * context_chars, max_tokens, lines, words) are stored as log(1 + n); flags
+ * are 0/1; shares are in [0, 1]. */
 typedef enum {
     HR_FEAT_CHARS = 0,        /* last user message length in code points */
     HR_FEAT_QMARKS,           /* count of '?' and '？' in it */

@@ -275,6 +275,8 @@ hr_train_params hr_train_default_params(void) {
     p.subsample = 0.8;
     p.colsample = 0.5;
     p.min_child_weight = 2;
+    p.lambda = 1;
+    p.alpha = 0;
     p.seed = 1;
     p.threshold = 0.5;
     p.target = HR_TARGET_BEST;
@@ -360,7 +362,10 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
         snprintf(num, sizeof num, fmt, v);                           \
         if (XGBoosterSetParam(h, k, num) != 0) goto fail;            \
     } while (0)
+    SETP("booster", "%s", p->booster ? p->booster : "gbtree");
     SETP("objective", "%s", "multi:softprob");
+    SETP("lambda", "%g", p->lambda);
+    SETP("alpha", "%g", p->alpha);
     SETP("num_class", "%d", HR_TIER_MAX);
     SETP("tree_method", "%s", p->tree_method ? p->tree_method : "hist");
     SETP("eval_metric", "%s", "mlogloss");
@@ -398,6 +403,7 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
     meta.seed = p->seed;
     meta.val_fraction = p->val_fraction;
     snprintf(meta.exclude_sources, sizeof meta.exclude_sources, "%s", p->exclude_sources ? p->exclude_sources : "");
+    snprintf(meta.booster, sizeof meta.booster, "%s", p->booster ? p->booster : "gbtree");
     snprintf(meta.target, sizeof meta.target, "%s", p->target == HR_TARGET_LABEL ? "label" : "best");
     XGBoosterSetParam(h, "nthread", "1");
     out = hr_classifier_wrap(h, &meta);

@@ -130,12 +130,13 @@ static void test_metrics_and_split(void **state) {
     assert_false(hr_route_source_in_list("mmlu", ""));
 }
 
-static void test_train_save_load_roundtrip(void **state) {
-    (void)state;
+static void roundtrip(const char *booster) {
     hr_route_dataset ds;
     synthetic(&ds, 40);
     size_t *rows = all_rows(ds.n);
     hr_train_params p = small_params();
+    p.booster = booster;
+    if (!strcmp(booster, "gblinear")) p.trees = 50, p.eta = 1, p.lambda = 0.001, p.weight_floor = -1;
     char err[512];
     hr_classifier *c = hr_classifier_train(&p, &ds, rows, ds.n, NULL, 0, err, sizeof err);
     assert_non_null(c);
@@ -162,7 +163,8 @@ static void test_train_save_load_roundtrip(void **state) {
         const hr_classifier_meta *m = hr_classifier_get_meta(l);
         assert_int_equal(m->features.dim, 256);
         assert_int_equal(m->n_tiers, 3);
-        assert_int_equal(m->trees, 8);
+        assert_int_equal(m->trees, p.trees);
+        assert_string_equal(m->booster, booster);
         assert_string_equal(m->target, "best");
         float *after = hr_classifier_predict_rows(l, &ds, rows, ds.n);
         assert_non_null(after);
@@ -182,6 +184,12 @@ static void test_train_save_load_roundtrip(void **state) {
     hr_classifier_free(c);
     free(rows);
     hr_route_dataset_free(&ds);
+}
+
+static void test_train_save_load_roundtrip(void **state) {
+    (void)state;
+    roundtrip("gbtree");
+    roundtrip("gblinear"); /* predicts through a DMatrix: no in-place prediction for linear boosters */
 }
 
 static void write_text(const char *path, const char *text) {
