@@ -287,3 +287,10 @@ test('unsupported schema keyword: a 400 the SDK raises as BadRequestError', asyn
     (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && /pattern/.test(e.message),
   );
 });
+
+test('gateway exits cleanly on SIGTERM (the leak check under ASan)', async () => {
+  gateway.kill('SIGTERM');
+  const code = await new Promise((r) => gateway.once('exit', (c) => r(c)));
+  const log = fs.readFileSync(path.join(dir, 'gateway.log'), 'utf8');
+  assert.equal(code, 0, log.slice(-3000));
+});

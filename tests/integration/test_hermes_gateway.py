@@ -556,10 +556,16 @@ def test_openai_format_passes_tools_through_untouched():
     assert "x-hermes-json-valid" not in h and "json_valid" not in j["hermes"]
 
 
+def test_gateway_exits_cleanly():
+    """Last: SIGTERM -> exit 0 (under ASan this is also the leak check)."""
+    rc = gw.stop()
+    assert rc == 0, (rc, gw.output()[-3000:])
+
+
 for name, fn in list(globals().items()):
-    if name.startswith("test_") and callable(fn):
+    if name.startswith("test_") and callable(fn) and name != "test_gateway_exits_cleanly":
         R.run(fn)
-gw.stop()
+R.run(test_gateway_exits_cleanly)
 hermes_up.stop()
 openai_up.stop()
 R.finish()
