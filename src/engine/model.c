@@ -31,6 +31,7 @@
 #define MAX_LAYERS 512
 #define MAX_VOCAB (1 << 22)
 #define MAX_EMBD (1 << 16)
+#define ATT_CHUNK 16 /* tokens of one sequence per attention work unit */
 
 typedef struct layer_w {
     const hr_gguf_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *gate, *up, *down;
@@ -265,7 +266,8 @@ struct hr_ctx {
     const hr_model *m;
     int n_ctx, n_seq, n_batch, n_threads;
     hr_pool *pool;
-    uint8_t *kc, *vc; /* [n_seq][n_layer][n_ctx][kv_dim] of kv_type (f32 or f16) */
+    uint8_t *kc, *vc; /* [n_seq][n_layer][n_head_kv][n_ctx][head_dim] of kv_type (f32 or f16):
+                         one head's keys are rows of a matrix the kernels can multiply */
     int kv_type;
     size_t kv_elt;
     int *seq_len;
@@ -275,7 +277,9 @@ struct hr_ctx {
     uint8_t *xq[3];             /* quantized activations, one per vec_dot type in use */
     int xq_type[3];
     size_t xq_cap;
-    float *scores; /* [n_threads][group][n_ctx] */
+    float *scores; /* per thread: [ATT_CHUNK * group][n_ctx] attention scores */
+    uint8_t *qbuf; /* per thread: [ATT_CHUNK * group] query rows prepared for the K type */
+    size_t qbuf_stride;
     float *logits; /* [n_batch][n_vocab] */
     int n_logits;
     int32_t *out_rows; /* batch index of each logits row */
@@ -342,7 +346,10 @@ hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *pp, char *err, siz
     size_t kmax = E > F ? E : F;
     c->xq_cap = B * kmax * sizeof(float) + 1024; /* f32 is the widest activation type */
     for (int i = 0; i < 3; i++) c->xq[i] = hr_xmalloc(c->xq_cap);
-    c->scores = hr_xmalloc((size_t)c->n_threads * (size_t)p.n_ctx * (size_t)(in->n_head / in->n_head_kv) * sizeof(float));
+    size_t group = (size_t)(in->n_head / in->n_head_kv);
+    c->scores = hr_xmalloc((size_t)c->n_threads * ATT_CHUNK * group * (size_t)p.n_ctx * sizeof(float));
+    c->qbuf_stride = hr_type_row_bytes(hr_vec_dot_type(c->kv_type), in->head_dim);
+    c->qbuf = hr_xmalloc((size_t)c->n_threads * ATT_CHUNK * group * c->qbuf_stride);
     c->logits = hr_xmalloc(B * (size_t)in->n_vocab * sizeof(float));
     c->out_rows = hr_xmalloc(B * sizeof(int32_t));
     c->inv_freq = hr_xmalloc(half * sizeof(float));
@@ -372,6 +379,7 @@ void hr_ctx_free(hr_ctx *c) {
     free(c->rope_sin);
     for (int i = 0; i < 3; i++) free(c->xq[i]);
     free(c->scores);
+    free(c->qbuf);
     free(c->logits);
     free(c->out_rows);
     free(c->inv_freq);
@@ -526,38 +534,30 @@ static void matmul(hr_ctx *c, const hr_gguf_tensor *w, const float *x, int nb, f
 
 /* ------------------------------ attention --------------------------------- */
 
+/* Attention work: units of up to ATT_CHUNK adjacent batch entries of one
+ * sequence (their positions are consecutive) x one KV head. */
+typedef struct att_unit {
+    int b0, n; /* batch entries [b0, b0 + n) */
+} att_unit;
+
 typedef struct att_job {
     hr_ctx *c;
     const hr_batch_entry *batch;
     int nb, layer;
+    const att_unit *units;
+    int n_units;
     _Atomic int next;
 } att_job;
 
 /* Portable 4-wide float vectors (GCC/clang vector extensions, SSE2 in the
- * baseline x86-64 target): attention's dot products and axpys, which a
- * plain loop cannot vectorize without -ffast-math. */
+ * baseline x86-64 target) for attention's value sums, which a plain loop
+ * cannot vectorize without -ffast-math. */
 typedef float v4f __attribute__((vector_size(16)));
 
 static inline v4f v4_load(const float *p) {
     v4f v;
     memcpy(&v, p, sizeof v);
     return v;
-}
-
-static inline float dot_f32(const float *a, const float *b, int n) {
-    v4f acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc0 += v4_load(a + i) * v4_load(b + i);
-        acc1 += v4_load(a + i + 4) * v4_load(b + i + 4);
-        acc2 += v4_load(a + i + 8) * v4_load(b + i + 8);
-        acc3 += v4_load(a + i + 12) * v4_load(b + i + 12);
-    }
-    for (; i + 4 <= n; i += 4) acc0 += v4_load(a + i) * v4_load(b + i);
-    acc0 += acc1 + acc2 + acc3;
-    float s = acc0[0] + acc0[1] + acc0[2] + acc0[3];
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
 }
 
 static inline void axpy_f32(float *y, float a, const float *x, int n) {
@@ -583,20 +583,6 @@ static inline v4f h4_load(const uint16_t *p) {
     return f;
 }
 
-static inline float dot_f16(const float *a, const uint16_t *b, int n) {
-    v4f acc0 = {0}, acc1 = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        acc0 += v4_load(a + i) * h4_load(b + i);
-        acc1 += v4_load(a + i + 4) * h4_load(b + i + 4);
-    }
-    for (; i + 4 <= n; i += 4) acc0 += v4_load(a + i) * h4_load(b + i);
-    acc0 += acc1;
-    float s = acc0[0] + acc0[1] + acc0[2] + acc0[3];
-    for (; i < n; i++) s += a[i] * hr_fp16_to_fp32(b[i]);
-    return s;
-}
-
 static inline void axpy_f16(float *y, float a, const uint16_t *x, int n) {
     int i = 0;
     for (; i + 4 <= n; i += 4) {
@@ -606,53 +592,58 @@ static inline void axpy_f16(float *y, float a, const uint16_t *x, int n) {
     for (; i < n; i++) y[i] += a * hr_fp16_to_fp32(x[i]);
 }
 
-/* One work unit = one (batch entry, kv head): the query heads of its group
- * share each K/V row load. */
+/* One work item = (unit, kv head). Scores for all query rows of the unit
+ * (its tokens x the query heads sharing this KV head) come from one kernel
+ * matmul against the head's keys; softmax applies the causal limit per row;
+ * the value sum is done here (values are rows of the same layout). */
 static void att_worker(void *ud, int ith, int nth) {
     (void)nth;
     att_job *j = ud;
     hr_ctx *c = j->c;
     const hr_model_info *in = &c->m->info;
     int hd = in->head_dim, nkv = in->n_head_kv, group = in->n_head / in->n_head_kv;
-    size_t kv_dim = (size_t)nkv * hd;
     float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)ith * c->n_ctx * group;
-    int total = j->nb * nkv;
+    size_t rows_max = (size_t)ATT_CHUNK * group;
+    float *sc = c->scores + (size_t)ith * rows_max * c->n_ctx;
+    uint8_t *qb = c->qbuf + (size_t)ith * rows_max * c->qbuf_stride;
+    bool f16 = c->kv_type == HR_TYPE_F16;
+    int total = j->n_units * nkv;
     for (;;) {
         int w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (w >= total) break;
-        int b = w / nkv, kvh = w % nkv;
-        const hr_batch_entry *e = &j->batch[b];
-        size_t base = (((size_t)e->seq * in->n_layer + j->layer) * c->n_ctx) * kv_dim + (size_t)kvh * hd;
-        const uint8_t *K = c->kc + base * c->kv_elt, *V = c->vc + base * c->kv_elt;
-        bool f16 = c->kv_type == HR_TYPE_F16;
-        const float *q0 = c->q + (size_t)b * in->n_embd + (size_t)kvh * group * hd;
-        float *out0 = c->att + (size_t)b * in->n_embd + (size_t)kvh * group * hd;
-        int n = e->pos + 1;
-        for (int t = 0; t < n; t++) {
-            const uint8_t *kt = K + (size_t)t * kv_dim * c->kv_elt;
-            for (int g = 0; g < group; g++)
-                sc[(size_t)g * n + t] = (f16 ? dot_f16(q0 + (size_t)g * hd, (const uint16_t *)kt, hd)
-                                             : dot_f32(q0 + (size_t)g * hd, (const float *)kt, hd)) *
-                                        scale;
-        }
-        for (int g = 0; g < group; g++) {
-            float *s = sc + (size_t)g * n, mx = -INFINITY, sum = 0;
-            for (int t = 0; t < n; t++)
-                if (s[t] > mx) mx = s[t];
-            for (int t = 0; t < n; t++) {
-                s[t] = expf(s[t] - mx);
-                sum += s[t];
-            }
-            float inv = 1.0f / sum;
-            for (int t = 0; t < n; t++) s[t] *= inv;
-            memset(out0 + (size_t)g * hd, 0, (size_t)hd * sizeof(float));
-        }
-        for (int t = 0; t < n; t++) {
-            const uint8_t *vt = V + (size_t)t * kv_dim * c->kv_elt;
+        const att_unit *u = &j->units[w / nkv];
+        int kvh = w % nkv;
+        const hr_batch_entry *e0 = &j->batch[u->b0];
+        size_t head = ((size_t)e0->seq * in->n_layer + j->layer) * nkv + kvh;
+        const uint8_t *K = c->kc + head * c->n_ctx * hd * c->kv_elt;
+        const uint8_t *V = c->vc + head * c->n_ctx * hd * c->kv_elt;
+        int n_pos = j->batch[u->b0 + u->n - 1].pos + 1, rows = u->n * group;
+        for (int i = 0; i < u->n; i++)
             for (int g = 0; g < group; g++) {
-                if (f16) axpy_f16(out0 + (size_t)g * hd, sc[(size_t)g * n + t], (const uint16_t *)vt, hd);
-                else axpy_f32(out0 + (size_t)g * hd, sc[(size_t)g * n + t], (const float *)vt, hd);
+                const float *q = c->q + (size_t)(u->b0 + i) * in->n_embd + (size_t)(kvh * group + g) * hd;
+                hr_quantize_activation_row(c->kv_type, q, qb + (size_t)(i * group + g) * c->qbuf_stride, hd);
+            }
+        hr_matmul_rows(c->kv_type, K, hd, 0, n_pos, qb, rows, sc, n_pos);
+        for (int i = 0; i < u->n; i++) {
+            int n = j->batch[u->b0 + i].pos + 1; /* causal: this token sees positions < n */
+            for (int g = 0; g < group; g++) {
+                float *srow = sc + (size_t)(i * group + g) * n_pos, mx = -INFINITY, sum = 0;
+                for (int t = 0; t < n; t++) {
+                    srow[t] *= scale;
+                    if (srow[t] > mx) mx = srow[t];
+                }
+                for (int t = 0; t < n; t++) {
+                    srow[t] = expf(srow[t] - mx);
+                    sum += srow[t];
+                }
+                float inv = 1.0f / sum;
+                float *out = c->att + (size_t)(u->b0 + i) * in->n_embd + (size_t)(kvh * group + g) * hd;
+                memset(out, 0, (size_t)hd * sizeof(float));
+                for (int t = 0; t < n; t++) {
+                    const uint8_t *vt = V + (size_t)t * hd * c->kv_elt;
+                    if (f16) axpy_f16(out, srow[t] * inv, (const uint16_t *)vt, hd);
+                    else axpy_f32(out, srow[t] * inv, (const float *)vt, hd);
+                }
             }
         }
     }
@@ -752,6 +743,14 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, siz
             c->rope_sin[(size_t)b * half + i] = sinf(th);
         }
     }
+    /* attention units: runs of adjacent entries of one sequence, <= ATT_CHUNK */
+    att_unit *units = hr_xmalloc((size_t)nb * sizeof(att_unit));
+    int n_units = 0;
+    for (int b = 0; b < nb; b++) {
+        att_unit *u = n_units ? &units[n_units - 1] : NULL;
+        if (u && u->n < ATT_CHUNK && batch[u->b0].seq == batch[b].seq) u->n++;
+        else units[n_units++] = (att_unit){b, 1};
+    }
     for (int l = 0; l < in->n_layer; l++) {
         const layer_w *L = &m->layers[l];
         norm_rows nr = {c->xn, c->x, L->attn_norm->data, E, in->rms_eps};
@@ -764,20 +763,23 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, siz
             rope(c->q + (size_t)b * E, in->n_head, hd, m->rope_dim, cs, sn);
             rope(c->k + (size_t)b * kv_dim, in->n_head_kv, hd, m->rope_dim, cs, sn);
             const hr_batch_entry *e = &batch[b];
-            size_t off = ((((size_t)e->seq * in->n_layer + l) * c->n_ctx) + e->pos) * kv_dim;
-            const float *kb = c->k + (size_t)b * kv_dim, *vb = c->v + (size_t)b * kv_dim;
-            if (c->kv_type == HR_TYPE_F16) {
-                uint16_t *kd = (uint16_t *)(c->kc + off * 2), *vd = (uint16_t *)(c->vc + off * 2);
-                for (size_t i = 0; i < kv_dim; i++) {
-                    kd[i] = hr_fp32_to_fp16(kb[i]);
-                    vd[i] = hr_fp32_to_fp16(vb[i]);
+            for (int h = 0; h < in->n_head_kv; h++) {
+                size_t off = ((((size_t)e->seq * in->n_layer + l) * in->n_head_kv + h) * c->n_ctx + e->pos) * hd;
+                const float *kb = c->k + (size_t)b * kv_dim + (size_t)h * hd;
+                const float *vb = c->v + (size_t)b * kv_dim + (size_t)h * hd;
+                if (c->kv_type == HR_TYPE_F16) {
+                    uint16_t *kd = (uint16_t *)(c->kc + off * 2), *vd = (uint16_t *)(c->vc + off * 2);
+                    for (int i = 0; i < hd; i++) {
+                        kd[i] = hr_fp32_to_fp16(kb[i]);
+                        vd[i] = hr_fp32_to_fp16(vb[i]);
+                    }
+                } else {
+                    memcpy(c->kc + off * 4, kb, (size_t)hd * sizeof(float));
+                    memcpy(c->vc + off * 4, vb, (size_t)hd * sizeof(float));
                 }
-            } else {
-                memcpy(c->kc + off * 4, kb, kv_dim * sizeof(float));
-                memcpy(c->vc + off * 4, vb, kv_dim * sizeof(float));
             }
         }
-        att_job aj = {.c = c, .batch = batch, .nb = nb, .layer = l};
+        att_job aj = {.c = c, .batch = batch, .nb = nb, .layer = l, .units = units, .n_units = n_units};
         atomic_store(&aj.next, 0);
         hr_pool_run(c->pool, att_worker, &aj);
         matmul(c, L->wo, c->att, nb, c->xn);
@@ -793,6 +795,7 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, siz
         matmul(c, L->down, c->hb, nb, c->xn);
         for (size_t i = 0; i < (size_t)nb * E; i++) c->x[i] += c->xn[i];
     }
+    free(units);
     for (int b = 0; b < nb; b++) {
         int s = batch[b].seq;
         c->seq_len[s] = batch[b].pos + 1; /* entries of a sequence are consecutive: the last wins */
