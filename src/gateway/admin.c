@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 
 #include "core/clock.h"
+#include "gateway/cascade.h"
 #include "gateway/internal.h"
 
 void hr_handle_health(hr_worker *w, struct evhttp_request *req) {
@@ -120,6 +121,7 @@ void hr_handle_metrics(hr_worker *w, struct evhttp_request *req) {
     hr_buf b;
     hr_buf_init(&b, 0);
     hr_metrics_render(w->gw->metrics, &b);
+    if (w->gw->cascade_stats) hr_cascade_stats_render(w->gw->cascade_stats, &b);
     hr_gateway *gw = w->gw;
     int64_t now = hr_unix_ms();
     hr_buf_puts(&b, "# HELP hermes_backend_up Whether a backend is currently considered live (1) or marked down.\n"
@@ -145,6 +147,7 @@ void hr_handle_stats(hr_worker *w, struct evhttp_request *req) {
     for (int t = 0; t < HR_TIER_MAX; t++) enabled[t] = w->gw->cfg->tiers[t].enabled;
     cJSON *o = hr_metrics_stats(w->gw->metrics, enabled);
     cJSON_AddStringToObject(o, "strategy", hr_router_strategy_name(w->gw->router));
+    if (w->gw->cascade_stats) cJSON_AddItemToObject(o, "cascade", hr_cascade_stats_json(w->gw->cascade_stats));
     hr_send_json(req, 200, o);
 }
 

@@ -21,6 +21,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "gateway/cascade.h"
 #include "gateway/internal.h"
 #include "hermes/hermes.h"
 
@@ -49,6 +50,9 @@ typedef struct gw_req {
     char reason[256];
     uint64_t t0_ns, first_byte_ns;
     hr_usage usage;
+    hr_cascade *cascade;          /* cascade strategies: answers instead of one backend call */
+    hr_cascade_info cinfo;        /* what the cascade did (cinfo.n == 0: not cascaded) */
+    bool cinfo_synced;
 } gw_req;
 
 static void finish(gw_req *r, int status, const char *error);
@@ -67,9 +71,20 @@ hr_backend *hr_gateway_pick(hr_gateway *gw, int tier, const hr_backend *avoid) {
     return NULL;
 }
 
+/* The cascade's final tier and escalation path become the request's (once). */
+static void cascade_sync(gw_req *r) {
+    if (!r->cinfo.n || r->cinfo_synced || r->cinfo.final_tier < 0) return;
+    r->cinfo_synced = true;
+    r->tier = r->cinfo.final_tier;
+    size_t l = strlen(r->reason);
+    snprintf(r->reason + l, sizeof r->reason - l, "; cascade %s", r->cinfo.path);
+}
+
 static void set_route_headers(gw_req *r) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     char buf[512];
+    cascade_sync(r);
+    hr_cascade_info_headers(&r->cinfo, h);
     evhttp_add_header(h, "x-request-id", r->id);
     evhttp_add_header(h, "x-hermes-tier", r->tier >= 0 ? hr_tier_name(r->tier) : "none");
     hr_header_escape(r->reason, buf, sizeof buf);
@@ -85,6 +100,7 @@ static void set_route_headers(gw_req *r) {
 
 /* The "hermes" extension object: {"tier", "route_reason", ...} as JSON text. */
 static char *hermes_field(gw_req *r) {
+    cascade_sync(r);
     cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "tier", hr_tier_name(r->tier));
     cJSON_AddStringToObject(x, "route_reason", r->reason);
@@ -95,6 +111,7 @@ static char *hermes_field(gw_req *r) {
     cJSON_AddBoolToObject(x, "forced", r->d.forced);
     if (r->fallback) cJSON_AddBoolToObject(x, "fallback", true);
     cJSON_AddStringToObject(x, "request_id", r->id);
+    hr_cascade_info_json(&r->cinfo, x);
     char *text = cJSON_PrintUnformatted(x);
     cJSON_Delete(x);
     return text;
@@ -283,6 +300,10 @@ static const hr_sink_ops sink_ops = {sink_chunk, sink_done, sink_complete, sink_
 /* ---- client gone ------------------------------------------------------ */
 
 static void client_gone(gw_req *r) {
+    if (r->cascade) {
+        hr_cascade_cancel(r->cascade);
+        r->cascade = NULL;
+    }
     if (r->call) {
         r->backend->vt->cancel(r->call);
         r->call = NULL;
@@ -384,6 +405,7 @@ static void finish(gw_req *r, int status, const char *error) {
     if (r->finished) return;
     r->finished = true;
     stop_watch(r);
+    cascade_sync(r);
     hr_gateway *gw = r->gw;
     uint64_t now = hr_now_ns();
     double total_ms = (double)(now - r->t0_ns) / 1e6;
@@ -403,6 +425,8 @@ static void finish(gw_req *r, int status, const char *error) {
         .fallback = r->fallback,
     };
     hr_metrics_observe(gw->metrics, &m);
+    if (r->cinfo.final_tier >= 0) hr_cascade_stats_observe(gw->cascade_stats, &r->cinfo);
+    char *attempts = hr_cascade_info_attempts_json(&r->cinfo); /* NULL when not cascaded */
     if (gw->store) {
         const hr_chat_message *u = r->chat.last_user;
         hr_log_row row = {
@@ -422,9 +446,11 @@ static void finish(gw_req *r, int status, const char *error) {
             .status = status,
             .error = error,
             .prompt = gw->cfg->log.capture_text && u ? u->text : NULL,
+            .attempts_json = attempts,
         };
         hr_store_write(gw->store, &row);
     }
+    free(attempts);
     if (status >= 500) hr_warn("%s: %d %s", r->id, status, error ? error : "");
     hr_route_decision_clear(&r->d);
     hr_chat_request_free(&r->chat);
@@ -488,5 +514,11 @@ void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
     r->tier = r->d.tier;
     snprintf(r->reason, sizeof r->reason, "%s", r->d.reason);
     watch_client(r);
+    if (hr_router_cascades(gw->router) && !r->d.forced) {
+        /* the cascade answers (and may finish r before run returns) */
+        r->cascade = hr_cascade_create(gw, w->loop, r->tier, &r->chat, &r->sink, &r->cinfo);
+        hr_cascade_run(r->cascade);
+        return;
+    }
     attempt(r, NULL);
 }

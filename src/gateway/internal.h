@@ -38,6 +38,7 @@ struct hr_gateway {
     int n_backends[HR_TIER_MAX];
     hr_store *store;
     hr_metrics *metrics;
+    struct hr_cascade_stats *cascade_stats; /* cascade strategies only (gateway/cascade.h), else NULL */
     hr_worker *workers;
     int n_workers;
     int port;

@@ -14,6 +14,7 @@
 #include <netdb.h>
 
 #include "core/log.h"
+#include "gateway/cascade.h"
 #include "gateway/internal.h"
 
 static void dispatch(struct evhttp_request *req, void *arg) {
@@ -169,6 +170,7 @@ hr_gateway *hr_gateway_create(hr_config *cfg, char *err, size_t errlen) {
     if (!gw->router) goto fail;
     build_backends(gw);
     gw->metrics = hr_metrics_create();
+    if (hr_router_cascades(gw->router)) gw->cascade_stats = hr_cascade_stats_create(cfg);
     if (cfg->log.enabled) {
         gw->store = hr_store_open(&cfg->log, err, errlen);
         if (!gw->store) goto fail;
@@ -228,6 +230,7 @@ void hr_gateway_free(hr_gateway *gw) {
         for (int i = 0; i < gw->n_backends[t]; i++) gw->backends[t][i]->vt->free(gw->backends[t][i]);
     hr_store_close(gw->store);
     hr_metrics_free(gw->metrics);
+    hr_cascade_stats_free(gw->cascade_stats);
     hr_router_free(gw->router);
     hr_config_free(gw->cfg);
     free(gw);
