@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend/hermes_filter.h"
 #include "core/buf.h"
@@ -390,7 +391,7 @@ static void note_meta(hr_hermes_filter *f, const cJSON *obj) {
     }
     if (!f->created) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, "created");
-        if (cJSON_IsNumber(c)) f->created = c->valuedouble;
+        f->created = cJSON_IsNumber(c) ? c->valuedouble : (double)time(NULL);
     }
 }
 
