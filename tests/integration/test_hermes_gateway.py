@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import socket
 import sys
 import threading
 import time
@@ -32,6 +33,7 @@ class ScriptedUpstream:
         self.name = name
         self.requests = []
         self.script = []
+        self.disconnects = 0
         self.lock = threading.Lock()
         up = self
 
@@ -97,12 +99,17 @@ class ScriptedUpstream:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 step = 37  # SSE events split across TCP writes
-                for k in range(0, len(data), step):
-                    part = data[k:k + step]
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                try:
+                    for k in range(0, len(data), step):
+                        part = data[k:k + step]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                        self.wfile.flush()
+                        if reply.get("delay"):
+                            time.sleep(reply["delay"])
+                    self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    up.disconnects += 1
 
             def _json(self, status, obj):
                 data = json.dumps(obj).encode()
@@ -554,6 +561,33 @@ def test_openai_format_passes_tools_through_untouched():
     assert sent["path"] == "/v1/chat/completions"
     assert sent["body"]["tools"] == TOOLS and sent["body"]["tool_choice"] == "auto"
     assert "x-hermes-json-valid" not in h and "json_valid" not in j["hermes"]
+
+
+def test_upstream_error_in_hermes_mode_is_an_openai_error():
+    hermes_up.reply({"status": 500})
+    s, _, j, _ = gw.chat(req(tools=TOOLS))
+    assert s == 502 and j["error"]["type"] == "upstream_error" and "HTTP 500" in j["error"]["message"], j
+    hermes_up.reply({"status": 500})
+    s, _, j, _ = gw.chat(req(tools=TOOLS, stream=True))
+    assert s == 502, j
+
+
+def test_client_gone_while_a_json_stream_is_held():
+    text = '{"name": "Ann", "age": 1}' + " " * 400
+    hermes_up.reply({"text": text, "pieces": [text[i:i + 10] for i in range(0, len(text), 10)], "delay": 0.02})
+    before = hermes_up.disconnects
+    sock = socket.create_connection(("127.0.0.1", gw.port))
+    body = json.dumps(req("x", stream=True, response_format={"type": "json_object"})).encode()
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    time.sleep(0.3)
+    sock.close()  # nothing was released yet: the answer is held for validation
+    deadline = time.time() + 10
+    while hermes_up.disconnects == before and time.time() < deadline:
+        time.sleep(0.05)
+    assert hermes_up.disconnects == before + 1, "the upstream transfer was cancelled"
+    s, _, _ = gw.request("GET", "/health")
+    assert s == 200
 
 
 def test_gateway_exits_cleanly():
