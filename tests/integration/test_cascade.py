@@ -118,7 +118,10 @@ class Scripted:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the gateway cancelled the call
 
         self.port = free_port()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), H)
@@ -153,9 +156,11 @@ SMALL = {
     "early-unsure": {"content": "I'm not sure, it might be Paris or Lyon.", "logprobs": -3.0},
     "down": {"status": 500},
     "trunc-all": {"finish": "length"},
+    "slow-unsure": {"content": "I'm not sure about this one at all.", "delay": 0.1},
 }
 MEDIUM = {"all-bad": {"content": "I don't know either."}, "judge-no": {"judge": "no"},
           "badjson": {"content": "{\"city\": \"Paris\"}"},
+          "slow-unsure": {"delay": 1.5},
           "trunc-all": {"content": "The medium answer was cut off in the", "finish": "length"},
           "judge-junk": {"judge": "perhaps"}}
 LARGE = {"all-bad": {"content": "I do not know the answer."}, "judge-no": {"judge": "no"},
@@ -372,6 +377,27 @@ def test_stats_and_metrics():
     assert 'hermes_cascade_cost_total{kind="cascade"}' in m
 
 
+def test_client_gone_mid_cascade():
+    import socket
+    for stream in (False, True):
+        body = json.dumps({"stream": stream, "messages": [{"role": "user", "content": "[case:slow-unsure] q"}]})
+        sock = socket.create_connection(("127.0.0.1", gw.port))
+        sock.sendall(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\n\r\n%s" % (len(body), body)).encode())
+        time.sleep(0.5)  # small answered, medium is working on it
+        sock.close()
+    time.sleep(1.5)
+    s, _, _ = gw.request("GET", "/health")
+    assert s == 200
+    rows = wait_rows(gw, 2, "WHERE status = 499 AND prompt LIKE '%[case:slow-unsure]%'")
+    assert len(rows) == 2, rows
+    for r in rows:
+        a = json.loads(r[4])
+        assert a[0]["tier"] == "small" and a[0]["score"] < 0.7 and a[1]["tier"] == "medium", a
+    s, h, j, _ = ask(gw, "good")  # still answering
+    assert s == 200 and path_of(h) == "small:1.00"
+
+
 # ---- other setups --------------------------------------------------------------------
 
 def test_threshold_boundary_and_max_cascade_one():
@@ -529,7 +555,7 @@ for t in [test_good_small_answer_is_accepted, test_client_logprobs_are_kept, tes
           test_each_signal_escalates, test_json_schema_signal, test_tool_call_signal,
           test_max_cascade_two_goes_to_large_and_returns_it_whatever_its_score, test_forced_tier_is_never_cascaded,
           test_streaming_replays_only_the_accepted_answer, test_failed_tier_moves_on,
-          test_log_rows_keep_every_attempt, test_stats_and_metrics, test_threshold_boundary_and_max_cascade_one,
+          test_log_rows_keep_every_attempt, test_stats_and_metrics, test_client_gone_mid_cascade, test_threshold_boundary_and_max_cascade_one,
           test_two_tier_setup, test_rules_cascade_starts_at_the_rule_tier, test_judge, test_stream_early_accept]:
     R.run(t)
 gw.stop()
