@@ -41,3 +41,15 @@ add_custom_command(
   COMMENT "Web UI: build (npm, when web/ changed) and embed"
   VERBATIM)
 target_sources(hr_gateway PRIVATE ${HR_WEBUI_C})
+
+# Browser test (label "browser"): Playwright + Debian's chromium against the
+# real gateway. Registered at the end of the directory (after enable_testing);
+# exits 77 (skipped) when chromium, node or web/node_modules is missing.
+function(hr_webui_register_browser_test)
+  find_program(PYTHON3 python3 REQUIRED)
+  add_test(NAME browser.webui COMMAND ${PYTHON3} ${CMAKE_SOURCE_DIR}/tests/browser/test_webui.py
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(browser.webui PROPERTIES LABELS browser TIMEOUT 300 SKIP_RETURN_CODE 77
+    ENVIRONMENT "HR_SHARED=${CMAKE_SOURCE_DIR}/../shared;HR_SRC=${CMAKE_SOURCE_DIR};HR_BIN=${CMAKE_BINARY_DIR}/hermes-router")
+endfunction()
+cmake_language(DEFER CALL hr_webui_register_browser_test)
