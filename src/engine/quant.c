@@ -1,7 +1,7 @@
 /* Type table and run-time dispatch between the SIMD levels.
  *
  * The level is chosen once (first call) from CPUID, or forced with
- * HR_SIMD=scalar|avx2|avx512 (a level the CPU lacks falls back to the best it
+ * HR_SIMD=scalar|avx2|avx512|amx (a level the CPU lacks falls back to the best it
  * has, with a warning). Entries a level leaves NULL fall back to the level
  * below and finally to the scalar reference. */
 #include <pthread.h>
@@ -61,23 +61,32 @@ int hr_vec_dot_type(int wtype)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-enum { LEVEL_SCALAR, LEVEL_AVX2, LEVEL_AVX512 };
-static const char *const level_names[] = {"scalar", "avx2", "avx512"};
+enum { LEVEL_SCALAR, LEVEL_AVX2, LEVEL_AVX512, LEVEL_AMX, LEVEL_COUNT };
+static const char *const level_names[LEVEL_COUNT] = {"scalar", "avx2", "avx512", "amx"};
 
 static hr_quant_kernels active;
 static int active_level;
 static pthread_once_t active_once = PTHREAD_ONCE_INIT;
 
-static int cpu_level(void)
+static int cpu_level_detect(void)
 {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-        __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return LEVEL_AVX512;
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return hr_quant_amx_available() ? LEVEL_AMX : LEVEL_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
         return LEVEL_AVX2;
     return LEVEL_SCALAR;
+}
+
+/* Detected once: the AMX probe is a system call. */
+static int cpu_level(void)
+{
+    static int level = -1;
+    if (level < 0)
+        level = cpu_level_detect();
+    return level;
 }
 
 static void merge(hr_quant_kernels *dst, const hr_quant_kernels *src)
@@ -104,6 +113,11 @@ static void select_level(int level)
         hr_quant_kernels_avx512(&t);
         merge(&active, &t);
     }
+    if (level >= LEVEL_AMX) {
+        memset(&t, 0, sizeof t);
+        hr_quant_kernels_amx(&t);
+        merge(&active, &t);
+    }
     active.name = level_names[level];
     active_level = level;
 }
@@ -114,11 +128,11 @@ static void active_init(void)
     const char *env = getenv("HR_SIMD");
     if (env && *env) {
         int found = -1;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < LEVEL_COUNT; i++)
             if (strcmp(env, level_names[i]) == 0)
                 found = i;
         if (found < 0)
-            fprintf(stderr, "hermes-router: HR_SIMD=%s is not scalar|avx2|avx512; using %s\n", env,
+            fprintf(stderr, "hermes-router: HR_SIMD=%s is not scalar|avx2|avx512|amx; using %s\n", env,
                     level_names[have]);
         else if (found > have)
             fprintf(stderr, "hermes-router: HR_SIMD=%s is not supported by this CPU; using %s\n", env,
@@ -143,7 +157,7 @@ const char *hr_simd_level(void)
 int hr_simd_force(const char *level)
 {
     kernels();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < LEVEL_COUNT; i++) {
         if (strcmp(level, level_names[i]) == 0) {
             if (i > cpu_level())
                 return -1;

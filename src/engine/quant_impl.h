@@ -96,5 +96,9 @@ typedef struct hr_quant_kernels {
 void hr_quant_kernels_ref(hr_quant_kernels *t);
 void hr_quant_kernels_avx2(hr_quant_kernels *t);
 void hr_quant_kernels_avx512(hr_quant_kernels *t);
+void hr_quant_kernels_amx(hr_quant_kernels *t);
+/* 1 if the CPU has AMX-TILE/AMX-INT8 and the OS granted this process tile
+ * state (asks once per call; quant.c caches the answer). */
+int hr_quant_amx_available(void);
 
 #endif

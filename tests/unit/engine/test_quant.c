@@ -444,22 +444,27 @@ static void test_ref_matches_dequantized(void **state)
     }
 }
 
-static void check_fast_vs_ref(const char *level, int wtype, int64_t k)
+/* Fast path vs reference for every row range and batch size given: y equal
+ * within tolerance inside the range, untouched outside it. */
+static void check_fast_vs_ref_shape(const char *level, int wtype, int64_t k, int64_t rows, const int64_t (*ranges)[2],
+                                    int n_ranges, const int *nbs, int n_nbs)
 {
-    enum { ROWS = 13, MAXB = 8 };
+    int maxb = 0;
+    for (int i = 0; i < n_nbs; i++)
+        maxb = nbs[i] > maxb ? nbs[i] : maxb;
     mm_case c;
-    mm_case_init(&c, wtype, k, ROWS, MAXB);
-    static const int64_t ranges[][2] = {{0, ROWS}, {3, 4}, {5, 12}, {1, 9}};
-    for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+    mm_case_init(&c, wtype, k, rows, maxb);
+    int64_t ldy = rows + 3;
+    float *yf = malloc(sizeof(float) * (size_t)(maxb * ldy)), *yr = malloc(sizeof(float) * (size_t)(maxb * ldy));
+    for (int ri = 0; ri < n_ranges; ri++) {
         int64_t r0 = ranges[ri][0], r1 = ranges[ri][1];
-        for (int nb = 1; nb <= MAXB; nb++) {
-            int64_t ldy = ROWS + 3;
-            float yf[MAXB * (ROWS + 3)], yr[MAXB * (ROWS + 3)];
-            for (int i = 0; i < MAXB * (ROWS + 3); i++)
+        for (int ni = 0; ni < n_nbs; ni++) {
+            int nb = nbs[ni];
+            for (int64_t i = 0; i < maxb * ldy; i++)
                 yf[i] = yr[i] = -12345.0f;
             hr_matmul_rows(wtype, c.w, k, r0, r1, c.xq, nb, yf, ldy);
             hr_matmul_rows_ref(wtype, c.w, k, r0, r1, c.xq, nb, yr, ldy);
-            for (int b = 0; b < MAXB; b++)
+            for (int b = 0; b < maxb; b++)
                 for (int64_t r = 0; r < ldy; r++) {
                     float f = yf[b * ldy + r], ref = yr[b * ldy + r];
                     bool inside = b < nb && r >= r0 && r < r1;
@@ -469,7 +474,7 @@ static void check_fast_vs_ref(const char *level, int wtype, int64_t k)
                                      hr_type_get(wtype)->name, (long long)k, b, (long long)r);
                         continue;
                     }
-                    double tol = TOL_MM_FAST * c.mag[b * ROWS + r] + 1e-12;
+                    double tol = TOL_MM_FAST * c.mag[b * rows + r] + 1e-12;
                     if (!(fabs((double)f - ref) <= tol))
                         fail_msg("%s %s k=%lld rows [%lld,%lld) nb=%d: y[%d][%lld] = %.7g, reference %.7g", level,
                                  hr_type_get(wtype)->name, (long long)k, (long long)r0, (long long)r1, nb, b,
@@ -477,7 +482,26 @@ static void check_fast_vs_ref(const char *level, int wtype, int64_t k)
                 }
         }
     }
+    free(yf), free(yr);
     mm_case_free(&c);
+}
+
+static void check_fast_vs_ref(const char *level, int wtype, int64_t k)
+{
+    static const int64_t ranges[][2] = {{0, 13}, {3, 4}, {5, 12}, {1, 9}};
+    static const int nbs[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    check_fast_vs_ref_shape(level, wtype, k, 13, ranges, 4, nbs, 8);
+}
+
+/* Batched shapes: several 16-row tiles and 64-row groups with partial ones,
+ * full and partial 16-activation tiles, K over several 512-element segments
+ * with a partial last one (the tiled paths' edges). */
+static void check_fast_vs_ref_batched(const char *level, int wtype)
+{
+    static const int64_t ranges[][2] = {{0, 83}, {5, 70}, {16, 32}, {64, 65}};
+    static const int nbs[] = {16, 9, 33};
+    int64_t k = hr_type_get(wtype)->block_size == 256 ? 1280 : 1120;
+    check_fast_vs_ref_shape(level, wtype, k, 83, ranges, 4, nbs, 3);
 }
 
 /* The activation quantizer of the level agrees with the reference one. */
@@ -509,9 +533,9 @@ static void check_activation_quantizer(const char *level, int wtype, int64_t k)
 static void test_fast_matches_reference(void **state)
 {
     (void)state;
-    static const char *const levels[] = {"scalar", "avx2", "avx512"};
+    static const char *const levels[] = {"scalar", "avx2", "avx512", "amx"};
     int tested = 0;
-    for (int l = 0; l < 3; l++) {
+    for (int l = 0; l < 4; l++) {
         if (hr_simd_force(levels[l]) != 0)
             continue;
         assert_string_equal(hr_simd_level(), levels[l]);
@@ -527,6 +551,8 @@ static void test_fast_matches_reference(void **state)
                 check_fast_vs_ref(levels[l], wt, ks[i]);
             }
             check_activation_quantizer(levels[l], wt, 768);
+            if (l > 0)
+                check_fast_vs_ref_batched(levels[l], wt);
         }
     }
     assert_true(tested >= 1);
