@@ -160,6 +160,9 @@ log: {{ sqlite: "{{DB}}" }}
     gw = Gateway(config)
     artifacts = os.path.join(ROOT, "test-artifacts", "webui")
     os.makedirs(artifacts, exist_ok=True)
+    for f in os.listdir(artifacts):
+        if f.startswith("FAILED-"):
+            os.remove(os.path.join(artifacts, f))  # from an earlier run
     env = dict(os.environ, HR_URL="http://127.0.0.1:%d" % gw.port, HR_ARTIFACTS=artifacts, HR_CHROMIUM=CHROMIUM,
                HR_PLAYWRIGHT=PLAYWRIGHT)
     try:

@@ -7,7 +7,6 @@ export interface StackSeries {
   label: string;
 }
 
-const W = 720;
 const H = 220;
 const PAD = { l: 40, r: 8, t: 10, b: 26 };
 
@@ -34,8 +33,10 @@ function timeLabel(ms: number, spanS: number): string {
 export function stackedBars(
   rows: Array<Record<string, number>>,
   series: StackSeries[],
-  opts: { title: string; summary: string; bucketS: number },
+  opts: { title: string; summary: string; bucketS: number; width: number },
 ): SVGSVGElement {
+  // Drawn at the box's pixel width so the axis text keeps its size on narrow screens.
+  const W = Math.max(280, Math.round(opts.width));
   const innerW = W - PAD.l - PAD.r;
   const innerH = H - PAD.t - PAD.b;
   const totals = rows.map((r) => series.reduce((a, sr) => a + (r[sr.key] ?? 0), 0));

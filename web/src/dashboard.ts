@@ -29,6 +29,7 @@ export class Dashboard {
   private search = h('input', { type: 'search', id: 'dash-search', placeholder: 'Search prompt, reason, model, id…' });
   private requests = h('div', { class: 'table-wrap', id: 'dash-requests' });
   private loaded = false;
+  private lastSeries: TimeSeries | null = null;
 
   constructor() {
     const refresh = h('button', { type: 'button', class: 'ghost', id: 'dash-refresh' }, 'Refresh');
@@ -37,6 +38,12 @@ export class Dashboard {
     this.auto.addEventListener('change', () => this.schedule());
     this.baseline.addEventListener('change', () => void this.loadCost());
     const searchNow = debounce(() => void this.loadRequests(), 250);
+    window.addEventListener(
+      'resize',
+      debounce(() => {
+        if (this.lastSeries && this.root.isConnected) this.renderSeries(this.lastSeries);
+      }, 150),
+    );
     this.search.addEventListener('input', searchNow);
 
     this.root = h(
@@ -128,6 +135,11 @@ export class Dashboard {
 
   private async loadSeries(): Promise<void> {
     const ts = await getJson<TimeSeries>('/v1/router/timeseries?minutes=' + encodeURIComponent(this.window.value));
+    this.lastSeries = ts;
+    this.renderSeries(ts);
+  }
+
+  private renderSeries(ts: TimeSeries): void {
     if (!ts.log) {
       this.cards.replaceChildren(h('p', { class: 'note' }, 'The request log is off in this gateway\'s config (log:), so there is no history to show.'));
       this.chart.replaceChildren();
@@ -154,6 +166,7 @@ export class Dashboard {
       title: `Requests per tier, ${ts.bucket_s}-second buckets`,
       summary: `Totals in the window: ${summary}.`,
       bucketS: ts.bucket_s,
+      width: this.chart.clientWidth || 720,
     });
     this.chart.replaceChildren(
       legend(series),
@@ -175,12 +188,12 @@ export class Dashboard {
               'tr',
               {},
               h('th', { scope: 'row' }, h('span', { class: 'tier-badge tier-' + t }, t)),
-              h('td', {}, fmtNum(l?.count)),
-              h('td', {}, l?.count ? fmtMs(l.p50) : '–'),
-              h('td', {}, l?.count ? fmtMs(l.p90) : '–'),
-              h('td', {}, l?.count ? fmtMs(l.p99) : '–'),
-              h('td', {}, l?.count ? fmtMs(l.ttft_p50) : '–'),
-              h('td', {}, l?.count ? `${fmtNum(l.tokens_in)} / ${fmtNum(l.tokens_out)}` : '–'),
+              h('td', { class: 'nowrap' }, fmtNum(l?.count)),
+              h('td', { class: 'nowrap' }, l?.count ? fmtMs(l.p50) : '–'),
+              h('td', { class: 'nowrap' }, l?.count ? fmtMs(l.p90) : '–'),
+              h('td', { class: 'nowrap' }, l?.count ? fmtMs(l.p99) : '–'),
+              h('td', { class: 'nowrap' }, l?.count ? fmtMs(l.ttft_p50) : '–'),
+              h('td', { class: 'nowrap' }, l?.count ? `${fmtNum(l.tokens_in)} / ${fmtNum(l.tokens_out)}` : '–'),
             );
           }),
         ),
@@ -303,6 +316,9 @@ function costBlock(e: CostEstimate, title: string, id: string): HTMLElement {
     ),
     hbars(bars),
     h(
+      'div',
+      { class: 'table-wrap' },
+      h(
       'table',
       { class: 'compact' },
       h('caption', { class: 'sr-only' }, 'Cost per tier'),
@@ -330,6 +346,7 @@ function costBlock(e: CostEstimate, title: string, id: string): HTMLElement {
             h('td', {}, fmtUsd(x.usd_month)),
           );
         }),
+      ),
       ),
     ),
     tiers.some((t) => e.tiers[t].default_price)

@@ -43,8 +43,10 @@ export function fmtUs(us: number | null | undefined): string {
   return us < 1000 ? us.toFixed(1) + ' µs' : fmtMs(us / 1000);
 }
 
+/** Dollars; cents only for small amounts (a test gateway's spend is tiny). */
 export function fmtUsd(v: number): string {
-  return '$' + Math.round(v).toLocaleString('en-US');
+  const digits = Math.abs(v) < 100 && v !== 0 ? 2 : 0;
+  return '$' + v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 export function fmtPct(v: number, digits = 1): string {
