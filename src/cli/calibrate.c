@@ -87,8 +87,7 @@ int hr_cmd_calibrate(int argc, char **argv) {
     }
     size_t *rows = malloc(ds.n * sizeof *rows), n = 0;
     for (size_t i = 0; i < ds.n; i++)
-        if (!strcmp(split_name, "all") || hr_route_source_in_list(ds.rows[i].source, meta->exclude_sources) ||
-            hr_route_split_is_val(ds.rows[i].id, meta->val_fraction))
+        if (!strcmp(split_name, "all") || hr_classifier_holds_out(meta, &ds.rows[i]))
             rows[n++] = i;
     int rc = 1;
     float *probs = n ? hr_classifier_predict_rows(c, &ds, rows, n) : NULL;

@@ -1,6 +1,6 @@
 /* hermes-router eval: the classifier's quality/cost curve next to baselines.
  *
- *   hermes-router eval --data FILE.jsonl --model MODEL [--split all|heldout|val|train]
+ *   hermes-router eval --data FILE.jsonl --model MODEL[,MODEL...] [--split all|heldout]
  *       [--thresholds 0.1,0.2,...] [--max-cost 0.35] [--config F] [--csv out.csv] [--png out.png]
  *
  * Metrics follow ../shared/data/routing/README.md: quality = mean quality of
@@ -10,7 +10,9 @@
  * the rule router (strategy "rules" of --config or the defaults), random
  * routing at the classifier's mix (its expected value), and the oracle
  * (the data's label). --split heldout keeps only rows the model did not train
- * on (its validation ids and excluded sources, from the sidecar). */
+ * on (its validation ids or fold and excluded sources, from the sidecar);
+ * with several models (cross-validation folds) the held-out rows are joined,
+ * each predicted by a model that did not see it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +20,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "router/classifier.h"
 #include "router/router.h"
 
 #define MAX_THRESHOLDS 64
 #define MAX_GROUPS 64
+#define MAX_MODELS 16
 
 typedef struct group {
     char name[64];
@@ -33,7 +37,9 @@ typedef struct group {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: hermes-router eval --data FILE.jsonl --model MODEL [options]\n"
-               "  --split S          all (default) | heldout (rows the model did not train on) | val | train\n"
+               "  --split S          all (default) | heldout (rows the model did not train on)\n"
+               "  --model M1,M2,...  several models (e.g. --folds K): each row is predicted by a model that\n"
+               "                     held it out (needs --split heldout)\n"
                "  --thresholds L     comma-separated knob settings (default 0.05..0.95 by 0.05)\n"
                "  --max-cost X       report per group at the highest threshold with cost <= X (0.35)\n"
                "  --config F         config for the rule-router baseline (default rules)\n"
@@ -200,33 +206,57 @@ int hr_cmd_eval(int argc, char **argv) {
         for (int k = 1; k <= 19; k++) thr[nthr++] = k * 0.05;
     }
     char err[512];
-    hr_classifier *c = hr_classifier_load(model, err, sizeof err);
-    if (!c) {
-        fprintf(stderr, "hermes-router eval: %s\n", err);
-        return 1;
+    if (strcmp(split_name, "all") && strcmp(split_name, "heldout")) {
+        fprintf(stderr, "hermes-router eval: --split must be all or heldout\n");
+        return 2;
     }
+    /* one model, or several (e.g. the folds of a cross-validation) whose
+     * held-out rows are joined: each row is predicted by a model that did not
+     * train on it */
+    hr_classifier *models[MAX_MODELS];
+    int nmodels = 0;
+    {
+        char *list = strdup(model), *save = NULL;
+        bool ok = true;
+        for (char *tok = strtok_r(list, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
+            hr_classifier *m = nmodels < MAX_MODELS ? hr_classifier_load(tok, err, sizeof err) : NULL;
+            if (!m) {
+                if (nmodels == MAX_MODELS) snprintf(err, sizeof err, "at most %d models", MAX_MODELS);
+                ok = false;
+            } else {
+                models[nmodels++] = m;
+                if (hr_classifier_get_meta(m)->n_tiers != hr_classifier_get_meta(models[0])->n_tiers) {
+                    snprintf(err, sizeof err, "'%s' has other tiers than the first model", tok);
+                    ok = false;
+                }
+            }
+        }
+        free(list);
+        if (ok && nmodels == 0) snprintf(err, sizeof err, "--model names no file"), ok = false;
+        if (ok && nmodels > 1 && strcmp(split_name, "heldout"))
+            snprintf(err, sizeof err, "several models need --split heldout"), ok = false;
+        if (!ok) {
+            fprintf(stderr, "hermes-router eval: %s\n", err);
+            for (int k = 0; k < nmodels; k++) hr_classifier_free(models[k]);
+            return 1;
+        }
+    }
+    hr_classifier *c = models[0];
     const hr_classifier_meta *meta = hr_classifier_get_meta(c);
     hr_config *cfg = config ? hr_config_load(config, err, sizeof err) : hr_config_default();
-    if (!cfg) {
-        fprintf(stderr, "hermes-router eval: %s\n", err);
-        hr_classifier_free(c);
-        return 1;
-    }
-    free(cfg->strategy);
-    cfg->strategy = strdup("rules");
-    hr_router *rules = hr_router_create(cfg, err, sizeof err);
-    if (!rules) {
-        fprintf(stderr, "hermes-router eval: rule router: %s\n", err);
-        hr_config_free(cfg);
-        hr_classifier_free(c);
-        return 1;
+    hr_router *rules = NULL;
+    if (cfg) {
+        free(cfg->strategy);
+        cfg->strategy = strdup("rules");
+        rules = hr_router_create(cfg, err, sizeof err);
     }
     hr_route_dataset ds;
-    if (hr_route_dataset_load(data, &ds, err, sizeof err) < 0) {
-        fprintf(stderr, "hermes-router eval: %s\n", err);
+    memset(&ds, 0, sizeof ds);
+    if (!cfg || !rules || hr_route_dataset_load(data, &ds, err, sizeof err) < 0) {
+        fprintf(stderr, "hermes-router eval: %s%s\n", cfg && !rules ? "rule router: " : "", err);
         hr_router_free(rules);
         hr_config_free(cfg);
-        hr_classifier_free(c);
+        for (int k = 0; k < nmodels; k++) hr_classifier_free(models[k]);
         return 1;
     }
     int rc = 1;
@@ -236,25 +266,25 @@ int hr_cmd_eval(int argc, char **argv) {
     plot_data pd;
     memset(&pd, 0, sizeof pd);
     size_t *split = malloc(ds.n * sizeof *split), n = 0;
+    int *owner = malloc(ds.n * sizeof *owner);
+    float *probs = NULL;
     for (size_t i = 0; i < ds.n; i++) {
-        bool excluded = hr_route_source_in_list(ds.rows[i].source, meta->exclude_sources);
-        bool val = hr_route_split_is_val(ds.rows[i].id, meta->val_fraction);
-        bool keep = !strcmp(split_name, "all") || (!strcmp(split_name, "heldout") && (excluded || val)) ||
-                    (!strcmp(split_name, "val") && val && !excluded) ||
-                    (!strcmp(split_name, "train") && !val && !excluded);
-        if (keep) split[n++] = i;
-    }
-    if (strcmp(split_name, "all") && strcmp(split_name, "heldout") && strcmp(split_name, "val") &&
-        strcmp(split_name, "train")) {
-        fprintf(stderr, "hermes-router eval: --split must be all, heldout, val or train\n");
-        goto done;
+        int o = -1;
+        for (int k = 0; k < nmodels && o < 0; k++)
+            if (!strcmp(split_name, "all") || hr_classifier_holds_out(hr_classifier_get_meta(models[k]), &ds.rows[i]))
+                o = k;
+        if (o >= 0) {
+            owner[n] = o;
+            split[n++] = i;
+        }
     }
     if (!n) {
         fprintf(stderr, "hermes-router eval: no rows in split '%s'\n", split_name);
         goto done;
     }
-    printf("eval: %s, split %s: %zu of %zu rows; model %s (target %s, excluded sources: %s)\n", data, split_name, n,
-           ds.n, model, meta->target, meta->exclude_sources[0] ? meta->exclude_sources : "none");
+    printf("eval: %s, split %s: %zu of %zu rows; model %s (%s, target %s, excluded sources: %s)\n", data,
+           split_name, n, ds.n, model, meta->booster, meta->target,
+           meta->exclude_sources[0] ? meta->exclude_sources : "none");
 
     /* groups: all, lang=*, source=* */
     add_group(groups, &ng, "all", n);
@@ -279,10 +309,26 @@ int hr_cmd_eval(int argc, char **argv) {
         if (g) g->rows[g->n++] = i;
     }
 
-    float *probs = hr_classifier_predict_rows(c, &ds, split, n);
-    if (!probs) {
-        fprintf(stderr, "hermes-router eval: prediction failed\n");
-        goto done;
+    probs = hr_xmalloc(n * (size_t)meta->n_tiers * sizeof *probs);
+    for (int k = 0; k < nmodels; k++) {
+        size_t *rows = malloc(n * sizeof *rows), *pos = malloc(n * sizeof *pos), nr = 0;
+        for (size_t i = 0; i < n; i++)
+            if (owner[i] == k) {
+                pos[nr] = i;
+                rows[nr++] = split[i];
+            }
+        float *pk = nr ? hr_classifier_predict_rows(models[k], &ds, rows, nr) : NULL;
+        for (size_t i = 0; pk && i < nr; i++)
+            memcpy(probs + pos[i] * (size_t)meta->n_tiers, pk + i * (size_t)meta->n_tiers,
+                   (size_t)meta->n_tiers * sizeof *probs);
+        bool failed = nr && !pk;
+        free(pk);
+        free(rows);
+        free(pos);
+        if (failed) {
+            fprintf(stderr, "hermes-router eval: prediction failed\n");
+            goto done;
+        }
     }
     if (csv) {
         cf = fopen(csv, "w");
@@ -381,7 +427,6 @@ int hr_cmd_eval(int argc, char **argv) {
     }
     free(choice);
     for (int b = 0; b < NB; b++) free(bch[b]);
-    free(probs);
     rc = 0;
     if (cf) {
         fclose(cf);
@@ -398,11 +443,13 @@ int hr_cmd_eval(int argc, char **argv) {
     }
 done:
     for (size_t g = 0; g < ng; g++) free(groups[g].rows);
+    free(probs);
+    free(owner);
     if (cf) fclose(cf);
     free(split);
     hr_route_dataset_free(&ds);
     hr_router_free(rules);
     hr_config_free(cfg);
-    hr_classifier_free(c);
+    for (int k = 0; k < nmodels; k++) hr_classifier_free(models[k]);
     return rc;
 }

@@ -30,11 +30,13 @@ static void usage(FILE *f) {
             "  --eta X              learning rate (0.1)\n"
             "  --val X              validation fraction, split by id hash (0.2)\n"
             "  --seed N             random seed (1)\n"
+            "  --folds K --fold I   hold out fold I of K (by id hash) instead of --val; eval can join\n"
+            "                       the K models' held-out rows (--model m0,m1,...)\n"
             "  --threshold X        default threshold stored with the model (0.5)\n"
             "  --exclude-source L   comma-separated sources held out of training (evaluated apart)\n"
             "  --nthread N          XGBoost threads (default: all cores)\n"
             "  --target best|label  class = cheapest tier as good as the best (default) or the data's label\n"
-            "  --weight-floor X     sample weight = quality gap + X; negative = unweighted (0.05)\n"
+            "  --weight-floor X     sample weight = quality gap + X; negative = unweighted (default -1)\n"
             "  --tree-method M      XGBoost tree_method: hist (default), approx, exact\n"
             "  --booster B          gbtree (default) or gblinear (softmax regression on the features)\n"
             "  --lambda X --alpha X L2 / L1 regularisation (1, 0)\n"
@@ -175,6 +177,8 @@ int hr_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--weight-floor")) TAKE(p.weight_floor = atof(v))
         else if (!strcmp(a, "--tree-method")) TAKE(p.tree_method = v)
         else if (!strcmp(a, "--booster")) TAKE(p.booster = v)
+        else if (!strcmp(a, "--folds")) TAKE(p.folds = atoi(v))
+        else if (!strcmp(a, "--fold")) TAKE(p.fold = atoi(v))
         else if (!strcmp(a, "--lambda")) TAKE(p.lambda = atof(v))
         else if (!strcmp(a, "--alpha")) TAKE(p.alpha = atof(v))
         else if (!strcmp(a, "--from-log")) from_log = true;
@@ -195,6 +199,10 @@ int hr_cmd_train(int argc, char **argv) {
     }
     if (p.val_fraction < 0 || p.val_fraction >= 1) {
         fprintf(stderr, "hermes-router train: --val must be in [0, 1)\n");
+        return 2;
+    }
+    if (p.folds < 0 || p.folds > 100 || (p.folds > 1 && (p.fold < 0 || p.fold >= p.folds))) {
+        fprintf(stderr, "hermes-router train: --folds must be 2..100 and --fold 0..folds-1\n");
         return 2;
     }
     if (p.threshold <= 0 || p.threshold > 1) {
@@ -240,8 +248,10 @@ int hr_cmd_train(int argc, char **argv) {
     size_t *tr = malloc(ds.n * sizeof *tr), *va = malloc(ds.n * sizeof *va), *ho = malloc(ds.n * sizeof *ho);
     size_t ntr = 0, nva = 0, nho = 0;
     for (size_t i = 0; i < ds.n; i++) {
+        bool val = p.folds > 1 ? hr_route_split_fold(ds.rows[i].id, p.folds) == p.fold
+                               : hr_route_split_is_val(ds.rows[i].id, p.val_fraction);
         if (hr_route_source_in_list(ds.rows[i].source, exclude)) ho[nho++] = i;
-        else if (hr_route_split_is_val(ds.rows[i].id, p.val_fraction)) va[nva++] = i;
+        else if (val) va[nva++] = i;
         else tr[ntr++] = i;
     }
     p.exclude_sources = exclude;

@@ -134,6 +134,8 @@ static char *meta_to_json(const hr_classifier_meta *m) {
     cJSON_AddNumberToObject(o, "eta", m->eta);
     cJSON_AddNumberToObject(o, "seed", m->seed);
     cJSON_AddNumberToObject(o, "val_fraction", m->val_fraction);
+    cJSON_AddNumberToObject(o, "folds", m->folds);
+    cJSON_AddNumberToObject(o, "fold", m->fold);
     cJSON *ex = cJSON_AddArrayToObject(o, "exclude_sources");
     const char *s = m->exclude_sources;
     while (*s) {
@@ -229,6 +231,12 @@ static int meta_from_json(const char *text, const char *path, hr_classifier_meta
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "seed")) && cJSON_IsNumber(v)) m->seed = (uint32_t)v->valuedouble;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "val_fraction")) && cJSON_IsNumber(v))
         m->val_fraction = v->valuedouble;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "folds")) && cJSON_IsNumber(v) && v->valueint > 1 &&
+        v->valueint <= 100) {
+        m->folds = v->valueint;
+        const cJSON *fo = cJSON_GetObjectItemCaseSensitive(o, "fold");
+        m->fold = cJSON_IsNumber(fo) && fo->valueint >= 0 && fo->valueint < m->folds ? fo->valueint : 0;
+    }
     snprintf(m->target, sizeof m->target, "%s", opt_str(o, "target", "label"));
     snprintf(m->booster, sizeof m->booster, "%s", opt_str(o, "booster", "gbtree"));
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "exclude_sources");

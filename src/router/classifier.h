@@ -14,7 +14,8 @@
  *   MODEL.meta.json  sidecar: {"format":"hermes-router-classifier","version":1,
  *                    "features":{"version":1,"dim","char_min","char_max","word_max"},
  *                    "ncols","tiers":["small","medium","large"],"threshold",
- *                    "trees","depth","eta","seed","val_fraction","exclude_sources":[...]}
+ *                    "trees","depth","eta","seed","val_fraction","folds","fold",
+ *                    "exclude_sources":[...],"target","booster"}
  * so train and serve always agree on the features. Loading checks that both
  * files parse and agree (booster feature count == ncols, class count == tiers).
  *
@@ -51,6 +52,7 @@ typedef struct hr_classifier_meta {
     double eta;
     uint32_t seed;
     double val_fraction;         /* rows with hr_route_split_is_val() held out */
+    int folds, fold;             /* folds > 1: fold `fold` of `folds` held out instead */
     char exclude_sources[256];   /* comma-separated sources left out of training */
     char target[16];             /* "label" | "best" (see hr_train_target) */
     char booster[16];            /* "gbtree" | "gblinear" */
@@ -114,8 +116,15 @@ void hr_route_dataset_free(hr_route_dataset *ds);
 /* "zh" when CJK code points are over a fifth of the non-space text, else "en". */
 const char *hr_route_guess_lang(const char *text);
 
-/* Deterministic split by id: true for about `fraction` of ids (FNV-1a hash). */
+/* Deterministic split by id: true for about `fraction` of ids (FNV-1a hash
+ * mapped to [0, 10000)). */
 bool hr_route_split_is_val(const char *id, double fraction);
+/* Cross-validation folds over the same hash: the fold of id among k equal
+ * ranges (fold 0 of 5 is exactly the 0.2 validation fraction). */
+int hr_route_split_fold(const char *id, int folds);
+/* True when a model with this meta did not train on ex: its source was
+ * excluded, or its id is in the model's validation part (fold or fraction). */
+bool hr_classifier_holds_out(const hr_classifier_meta *m, const hr_route_example *ex);
 /* true when source is in the comma-separated list. */
 bool hr_route_source_in_list(const char *source, const char *list);
 
@@ -144,8 +153,10 @@ void hr_route_dataset_features(const hr_route_dataset *ds, const size_t *rows, s
  *   largest when none passes).
  * BEST: the cheapest tier whose quality is within 0.05 of the best tier's
  *   on that prompt ("this tier is enough": when no tier passes, the smallest
- *   is enough). Trained with sample weights = max - min quality over the
- *   tiers (+ weight_floor), so prompts where the choice matters count most. */
+ *   is enough, since a larger one would not help).
+ * Optional sample weights = max - min quality over the tiers + weight_floor,
+ * so prompts where the choice matters count most (off by default: on the
+ * routing data they did not help, see docs/ROUTER_EVAL.md). */
 typedef enum { HR_TARGET_LABEL = 0, HR_TARGET_BEST = 1 } hr_train_target;
 
 /* The class index of a row under a target. */
@@ -166,8 +177,9 @@ typedef struct hr_train_params {
     double lambda, alpha;    /* L2 / L1 regularisation (1, 0) */
     double threshold;   /* written to the sidecar */
     hr_train_target target; /* HR_TARGET_BEST */
-    double weight_floor;    /* sample weight = quality gap + floor; < 0: unweighted */
+    double weight_floor;    /* sample weight = quality gap + floor; < 0: unweighted (default) */
     double val_fraction;
+    int folds, fold;    /* folds > 1: hold out fold `fold` (ignores val_fraction) */
     const char *exclude_sources;
     /* progress: called after each round with the evaluation line (may be NULL) */
     void (*progress)(int round, int total, const char *eval, void *ud);

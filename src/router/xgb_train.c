@@ -159,16 +159,31 @@ const char *hr_route_guess_lang(const char *text) {
     return cjk * 4 > other ? "zh" : "en";
 }
 
-bool hr_route_split_is_val(const char *id, double fraction) {
-    if (fraction <= 0) return false;
-    if (fraction >= 1) return true;
+static uint32_t id_bucket(const char *id) {
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)id; *p; p++) h = (h ^ *p) * 16777619u;
     /* a final avalanche so similar ids spread evenly */
     h ^= h >> 16;
     h *= 0x85ebca6bu;
     h ^= h >> 13;
-    return (double)(h % 10000u) < fraction * 10000.0;
+    return h % 10000u;
+}
+
+bool hr_route_split_is_val(const char *id, double fraction) {
+    if (fraction <= 0) return false;
+    if (fraction >= 1) return true;
+    return (double)id_bucket(id) < fraction * 10000.0;
+}
+
+int hr_route_split_fold(const char *id, int folds) {
+    if (folds < 2) return 0;
+    return (int)((uint64_t)id_bucket(id) * (uint64_t)folds / 10000u);
+}
+
+bool hr_classifier_holds_out(const hr_classifier_meta *m, const hr_route_example *ex) {
+    if (hr_route_source_in_list(ex->source, m->exclude_sources)) return true;
+    if (m->folds > 1) return hr_route_split_fold(ex->id, m->folds) == m->fold;
+    return hr_route_split_is_val(ex->id, m->val_fraction);
 }
 
 bool hr_route_source_in_list(const char *source, const char *list) {
@@ -280,7 +295,7 @@ hr_train_params hr_train_default_params(void) {
     p.seed = 1;
     p.threshold = 0.5;
     p.target = HR_TARGET_BEST;
-    p.weight_floor = 0.05;
+    p.weight_floor = -1;
     p.val_fraction = 0.2;
     return p;
 }
@@ -402,6 +417,8 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
     meta.eta = p->eta;
     meta.seed = p->seed;
     meta.val_fraction = p->val_fraction;
+    meta.folds = p->folds > 1 ? p->folds : 0;
+    meta.fold = p->folds > 1 ? p->fold : 0;
     snprintf(meta.exclude_sources, sizeof meta.exclude_sources, "%s", p->exclude_sources ? p->exclude_sources : "");
     snprintf(meta.booster, sizeof meta.booster, "%s", p->booster ? p->booster : "gbtree");
     snprintf(meta.target, sizeof meta.target, "%s", p->target == HR_TARGET_LABEL ? "label" : "best");

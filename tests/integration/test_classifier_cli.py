@@ -78,6 +78,19 @@ def main():
         check(m and abs(float(m.group(1)) - 33.3) < 2, f"calibrated large share: {out}")
         check("threshold:" in out, "calibrate prints the config line")
 
+        # two folds: each model holds out one half; eval joins them into every row
+        folds = []
+        for f in (0, 1):
+            fm = os.path.join(d, f"fold{f}.ubj")
+            rc, out, err = run("train", "--data", data, "--out", fm, "--trees", "3", "--dim", "128", "--nthread", "1",
+                               "--folds", "2", "--fold", str(f), "--quiet")
+            check(rc == 0, f"train fold {f}: {err}")
+            folds.append(fm)
+        rc, out, err = run("eval", "--data", data, "--model", ",".join(folds), "--split", "heldout")
+        check(rc == 0 and "split heldout: 120 of 120 rows" in out, f"joined folds cover every row: {out[:300]} {err}")
+        rc, out, err = run("eval", "--data", data, "--model", ",".join(folds))
+        check(rc == 1 and "heldout" in err, f"several models need --split heldout: {err}")
+
         rc, out, err = run("eval", "--data", data, "--model", os.path.join(d, "none.ubj"))
         check(rc == 1 and "cannot open" in err, f"missing model: {rc} {err}")
         rc, out, err = run("train", "--data", data, "--out", model, "--val", "2")

@@ -125,6 +125,29 @@ static void test_metrics_and_split(void **state) {
         val += v;
     }
     assert_in_range(val, 1800, 2200);
+    /* folds partition the ids; fold 0 of 5 is exactly the 0.2 validation part */
+    size_t per_fold[5] = {0};
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "row-%d", i);
+        int f = hr_route_split_fold(id, 5);
+        assert_in_range(f, 0, 4);
+        per_fold[f]++;
+        assert_int_equal(f == 0, hr_route_split_is_val(id, 0.2));
+    }
+    for (int f = 0; f < 5; f++) assert_in_range(per_fold[f], 850, 1150);
+    hr_classifier_meta meta;
+    memset(&meta, 0, sizeof meta);
+    meta.folds = 5;
+    meta.fold = 3;
+    snprintf(meta.exclude_sources, sizeof meta.exclude_sources, "mmlu");
+    hr_route_example ex = {.id = "row-1", .source = "alpaca_eval"};
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof id, "row-%d", i);
+        ex.id = id;
+        assert_int_equal(hr_classifier_holds_out(&meta, &ex), hr_route_split_fold(id, 5) == 3);
+    }
+    ex.source = "mmlu";
+    assert_true(hr_classifier_holds_out(&meta, &ex));
     assert_true(hr_route_source_in_list("mmlu", "alpaca_eval,mmlu"));
     assert_false(hr_route_source_in_list("mml", "alpaca_eval,mmlu"));
     assert_false(hr_route_source_in_list("mmlu", ""));
