@@ -1,7 +1,7 @@
 /* hermes-router train: fits the classifier router on labelled prompts.
  *
  *   hermes-router train --data FILE.jsonl --out MODEL [--trees 100] [--depth 4]
- *       [--dim 4096] [--eta 0.1] [--val 0.2] [--seed 1] [--threshold T]
+ *       [--dim 4096] [--eta 0.1] [--val 0.2] [--seed 1] [--threshold T | --target-cost 0.3]
  *       [--exclude-source a,b] [--nthread N] [--config F] [--quiet]
  *
  * Rows whose id hashes into the validation fraction (hr_route_split_is_val)
@@ -32,7 +32,8 @@ static void usage(FILE *f) {
             "  --seed N             random seed (1)\n"
             "  --folds K --fold I   hold out fold I of K (by id hash) instead of --val; eval can join\n"
             "                       the K models' held-out rows (--model m0,m1,...)\n"
-            "  --threshold X        default threshold stored with the model (0.5)\n"
+            "  --threshold X        default threshold stored with the model\n"
+            "  --target-cost X      else calibrate it to this cost share on the validation rows (0.3)\n"
             "  --exclude-source L   comma-separated sources held out of training (evaluated apart)\n"
             "  --nthread N          XGBoost threads (default: all cores)\n"
             "  --target best|label  class = cheapest tier as good as the best (default) or the data's label\n"
@@ -145,7 +146,8 @@ int hr_cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *config = NULL, *exclude = "";
     bool from_log = false, quiet = false;
     hr_train_params p = hr_train_default_params();
-    bool dim_set = false;
+    bool dim_set = false, threshold_set = false;
+    double target_cost = 0.3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -170,7 +172,8 @@ int hr_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--eta")) TAKE(p.eta = atof(v))
         else if (!strcmp(a, "--val")) TAKE(p.val_fraction = atof(v))
         else if (!strcmp(a, "--seed")) TAKE(p.seed = (uint32_t)strtoul(v, NULL, 10))
-        else if (!strcmp(a, "--threshold")) TAKE(p.threshold = atof(v))
+        else if (!strcmp(a, "--threshold")) TAKE(p.threshold = atof(v), threshold_set = true)
+        else if (!strcmp(a, "--target-cost")) TAKE(target_cost = atof(v))
         else if (!strcmp(a, "--exclude-source")) TAKE(exclude = v)
         else if (!strcmp(a, "--nthread")) TAKE(p.nthread = atoi(v))
         else if (!strcmp(a, "--target")) TAKE(p.target = !strcmp(v, "label") ? HR_TARGET_LABEL : HR_TARGET_BEST)
@@ -205,8 +208,8 @@ int hr_cmd_train(int argc, char **argv) {
         fprintf(stderr, "hermes-router train: --folds must be 2..100 and --fold 0..folds-1\n");
         return 2;
     }
-    if (p.threshold <= 0 || p.threshold > 1) {
-        fprintf(stderr, "hermes-router train: --threshold must be in (0, 1]\n");
+    if (p.threshold <= 0 || p.threshold > 1 || target_cost < 0 || target_cost > 1) {
+        fprintf(stderr, "hermes-router train: --threshold must be in (0, 1] and --target-cost in [0, 1]\n");
         return 2;
     }
     char err[512];
@@ -266,6 +269,22 @@ int hr_cmd_train(int argc, char **argv) {
     if (!c) {
         fprintf(stderr, "hermes-router train: %s\n", err);
         goto done;
+    }
+    if (!threshold_set) {
+        /* the default threshold: the one giving target_cost on the validation
+         * rows (the training rows when there are none) */
+        const size_t *cr = nva ? va : tr;
+        size_t cn = nva ? nva : ntr;
+        float *probs = hr_classifier_predict_rows(c, &ds, cr, cn);
+        if (probs) {
+            hr_calibrate_target t = {.large_share = -1, .medium_share = -1, .cost = target_cost};
+            hr_route_metrics m;
+            p.threshold = hr_classifier_calibrate(c, &ds, cr, cn, probs, &t, &m);
+            hr_classifier_set_threshold(c, p.threshold);
+            printf("default threshold %.4f: cost %.3f of all-large on the %s rows (--target-cost %.2f)\n",
+                   p.threshold, m.cost, nva ? "validation" : "training", target_cost);
+            free(probs);
+        }
     }
     if (hr_classifier_save(c, out, err, sizeof err) < 0) {
         fprintf(stderr, "hermes-router train: %s\n", err);

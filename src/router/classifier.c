@@ -48,6 +48,8 @@ void hr_classifier_free(hr_classifier *c) {
 
 const hr_classifier_meta *hr_classifier_get_meta(const hr_classifier *c) { return &c->meta; }
 
+void hr_classifier_set_threshold(hr_classifier *c, double threshold) { c->meta.threshold = threshold; }
+
 /* Reads a whole file (at most cap bytes). Returns malloc'd data or NULL with err. */
 static char *read_file(const char *path, size_t cap, size_t *len, const char *what, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");

@@ -1,13 +1,22 @@
-/* Classifier router: hashed text features (features.h) -> gradient-boosted
- * trees (XGBoost C API, multi:softprob over the tiers) -> the cheapest tier
- * whose predicted probability of passing clears a threshold.
+/* Classifier router: hashed text features (features.h) -> an XGBoost model
+ * (C API, multi:softprob over the tiers; gbtree by default, gblinear as an
+ * option) -> the cheapest tier whose predicted probability of being good
+ * enough clears a threshold.
  *
- * Target. The model is trained on the data's "label" (the cheapest tier whose
- * answer passes). From the class probabilities P(label = t) it derives
- *   P(tier t passes) = P(label <= t) = sum of P(label = u) for u <= t,
- * which is monotone in t, so the decision "cheapest t with P(pass) >= threshold"
- * is well defined and a higher threshold never makes routing cheaper. The
- * largest tier always passes (it is the fallback).
+ * Target. Each class is a tier; the model predicts P(class = t). The class of
+ * a training row is the cheapest tier that is "enough" for it: by default
+ * (target "best") the cheapest tier whose quality is within 0.05 of the best
+ * tier's, or (target "label") the data's label, the cheapest tier whose answer
+ * passes. From the class probabilities the router derives
+ *   P(tier t is enough) = P(class <= t) = sum of P(class = u) for u <= t,
+ * which is monotone in t, so the decision "cheapest t with P >= threshold" is
+ * well defined and a higher threshold never makes routing cheaper. The
+ * largest tier is the fallback. hr_route_decision.probs[t] holds P(class = t)
+ * (summing to 1); the cumulative values are in features.p_pass.
+ *
+ * Threshold. config router.classifier.threshold when it is in (0, 1], else
+ * the sidecar's default; `hermes-router calibrate` picks one for a target
+ * mix or cost.
  *
  * Files. A model is two files:
  *   MODEL            the XGBoost booster (UBJSON, or JSON when MODEL ends in ".json")
@@ -69,6 +78,8 @@ hr_classifier *hr_classifier_wrap(void *booster, const hr_classifier_meta *meta)
 int hr_classifier_save(const hr_classifier *c, const char *path, char *err, size_t errlen);
 void hr_classifier_free(hr_classifier *c);
 const hr_classifier_meta *hr_classifier_get_meta(const hr_classifier *c);
+/* Sets the default threshold stored in the sidecar (not thread-safe: before sharing c). */
+void hr_classifier_set_threshold(hr_classifier *c, double threshold);
 
 /* Class probabilities P(label = tiers[k]) for one row, written to probs[k]
  * (k < n_tiers). Returns 0, or -1 when XGBoost fails. Thread-safe. */
@@ -85,7 +96,10 @@ int hr_classifier_predict_csr(hr_classifier *c, const size_t *indptr, const uint
  * Returns the class index. */
 int hr_classifier_pick(const float *probs, int n_tiers, double threshold, float *pass);
 
-/* The router strategy "classifier" (config router.classifier.model/threshold). */
+/* The router strategy "classifier" (config router.classifier.model/threshold)
+ * is hr_strategy_classifier in router.h: create() loads the model (NULL with
+ * the reason when the file is missing or corrupt), decide() extracts the
+ * features and predicts, free() releases the model. */
 
 /* ---- labelled data, metrics, training (train/eval/calibrate commands) ---- */
 

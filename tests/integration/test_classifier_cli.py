@@ -50,7 +50,10 @@ def main():
         check(rc == 0, f"train failed: {err}")
         check(os.path.exists(model) and os.path.exists(model + ".meta.json"), "model files missing")
         check("validation:" in out and "oracle" in out, f"train prints validation metrics: {out}")
+        m = re.search(r"default threshold ([0-9.]+): cost ([0-9.]+)", out)
+        check(m is not None, f"train calibrates the default threshold: {out}")
         meta = json.load(open(model + ".meta.json"))
+        check(abs(meta["threshold"] - float(m.group(1))) < 1e-4, "sidecar keeps the calibrated threshold")
         check(meta["features"]["dim"] == 256 and meta["tiers"] == ["small", "medium", "large"], f"sidecar {meta}")
 
         rc, out, err = run("eval", "--data", data, "--model", model, "--csv", out_csv, "--thresholds", "0.3,0.5,0.7")
