@@ -15,7 +15,8 @@
  * integer sums, and AVX-512 applies the per-sub-block float scales:
  *   y[c][r] += sum_sb C[c][r] * wd[sb][r] * xs[c][sb] + wm[sb][r] * xa[c][sb]
  * where wd/wm are the weight scale/min terms and xs/xa the activation scale
- * and (scaled) block sum. All scratch lives on the stack (about 90 KB).
+ * and block sum (K types: d_x applied once per super-block). All scratch
+ * lives on the stack (about 80 KB).
  *
  * Linux hands out AMX tile state only after arch_prctl(ARCH_REQ_XCOMP_PERM);
  * hr_quant_amx_available() asks once and the level is offered only if the
@@ -247,8 +248,10 @@ static void unpack_q6_K(const char *row, int64_t k0, int kc, int8_t *dst, float 
 
 /* ---- activation side ------------------------------------------------------
  * For activation row x and segment [k0, k0 + kc) in sub-blocks of sb: the
- * byte offset of each sub-block's levels, its scale xs and additive term xa
- * (q8_1: s; q8_K with Q4_K/Q5_K: d * sum of the 32 levels). */
+ * byte offset of each sub-block's levels, its scale xs and additive term xa.
+ * q8_0/q8_1: per block d (and s = d * sum, for q4_1/q5_1). q8_K: d of the
+ * super-block, and for Q4_K/Q5_K the plain sum of the sub-block's 32 levels
+ * (the K-type kernels apply d once per super-block). */
 
 typedef struct {
     int wtype, atype;
@@ -268,22 +271,36 @@ AMX_INLINE size_t act_offset(const amx_type *ty, int64_t kpos)
     }
 }
 
+/* n (<= AMX_MAX_SB) fp16 fields at byte `off` of consecutive blocks of bsize
+ * bytes -> floats. Reads 4 bytes per block, all inside the block. */
+AMX_INLINE void gather_fp16(const char *x, int bsize, int off, int n, float *dst)
+{
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(bsize));
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, x + (size_t)i * bsize + off, 1);
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
+    }
+}
+
 static void act_prepare(const amx_type *ty, const char *x, int64_t k0, int nsb, float *xs, float *xa)
 {
-    for (int s = 0; s < nsb; s++) {
-        int64_t kpos = k0 + (int64_t)s * ty->sb;
-        if (ty->atype == HR_TYPE_Q8_0) {
-            xs[s] = amx_fp16(((const hr_block_q8_0 *)x)[kpos / HR_QK].d);
-        } else if (ty->atype == HR_TYPE_Q8_1) {
-            const hr_block_q8_1 *b = (const hr_block_q8_1 *)x + kpos / HR_QK;
-            xs[s] = amx_fp16(b->d);
-            xa[s] = amx_fp16(b->s);
-        } else {
-            const hr_block_q8_K *b = (const hr_block_q8_K *)x + kpos / HR_QK_K;
+    if (ty->atype == HR_TYPE_Q8_0) {
+        gather_fp16(x + (size_t)(k0 / HR_QK) * sizeof(hr_block_q8_0), sizeof(hr_block_q8_0),
+                    offsetof(hr_block_q8_0, d), nsb, xs);
+    } else if (ty->atype == HR_TYPE_Q8_1) {
+        const char *b = x + (size_t)(k0 / HR_QK) * sizeof(hr_block_q8_1);
+        gather_fp16(b, sizeof(hr_block_q8_1), offsetof(hr_block_q8_1, d), nsb, xs);
+        gather_fp16(b, sizeof(hr_block_q8_1), offsetof(hr_block_q8_1, s), nsb, xa);
+    } else {
+        int per = HR_QK_K / ty->sb;
+        for (int s = 0; s < nsb; s += per) {
+            const hr_block_q8_K *b = (const hr_block_q8_K *)x + (k0 + (int64_t)s * ty->sb) / HR_QK_K;
             xs[s] = b->d;
-            if (ty->asym) {
-                int j = (int)(kpos % HR_QK_K) / 16;
-                xa[s] = b->d * (float)(b->bsums[j] + b->bsums[j + 1]);
+            if (ty->asym) { /* sums of 32 = pairs of the sums of 16 */
+                __m256i p = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), _mm256_set1_epi16(1));
+                _mm256_storeu_ps(xa + s, _mm256_cvtepi32_ps(p));
             }
         }
     }
@@ -328,7 +345,8 @@ typedef struct {
     alignas(64) int8_t apad[AMX_MAX_SB][AMX_COLS][32]; /* A tiles of a partial activation tile */
     alignas(64) float xs[AMX_COLS][AMX_MAX_SB];
     alignas(64) float xa[AMX_COLS][AMX_MAX_SB];
-    alignas(64) int32_t cbuf[2][AMX_COLS * AMX_ROWS];
+    alignas(64) float acc[AMX_COLS][AMX_ROWS];          /* K types: sums over finished super-blocks */
+    alignas(64) int32_t cbuf[3][AMX_COLS * AMX_ROWS];   /* stored C tiles, two in flight */
 } amx_scratch;
 
 /* Unpacks rows [g0, g0 + nrows) (nrows <= 16), segment [k0, k0 + kc), into
@@ -352,54 +370,69 @@ static void repack_tile(const amx_type *ty, const char *w, size_t ws, int64_t g0
         transpose16(&s->rowmajor[0][64 * q], AMX_KC, s->b[t] + (size_t)q * 64 * 16);
 }
 
+/* Scaling of one stored C tile (sub-block sbl) into the accumulators.
+ * 32-block types: acc[c] += C[c] * wd * xs[c] (+ wm * xa[c]).
+ * K types (kq): acc[c] += C[c] * wd (+ wm * xa[c]); the super-block's d_x is
+ * applied by post_flush. */
 AMX_INLINE void post_sb(__m512 acc[AMX_COLS], const int32_t *cb, const float *wd, const float *wm, const float *xs,
-                        const float *xa, int sbl, const bool asym)
+                        const float *xa, int sbl, const bool asym, const bool kq)
 {
     __m512 vd = _mm512_load_ps(wd + sbl * AMX_ROWS);
     __m512 vm = asym ? _mm512_load_ps(wm + sbl * AMX_ROWS) : _mm512_setzero_ps();
     _Pragma("GCC unroll 16") for (int c = 0; c < AMX_COLS; c++)
     {
         __m512 v = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)(cb + c * AMX_ROWS)));
-        acc[c] = _mm512_fmadd_ps(v, _mm512_mul_ps(vd, _mm512_set1_ps(xs[c * AMX_MAX_SB + sbl])), acc[c]);
+        __m512 sc = kq ? vd : _mm512_mul_ps(vd, _mm512_set1_ps(xs[c * AMX_MAX_SB + sbl]));
+        acc[c] = _mm512_fmadd_ps(v, sc, acc[c]);
         if (asym)
             acc[c] = _mm512_fmadd_ps(vm, _mm512_set1_ps(xa[c * AMX_MAX_SB + sbl]), acc[c]);
     }
 }
 
-/* One row tile x one activation tile over a segment: acc = sum over the
- * segment's sub-blocks. a0: first sub-block's A tile, astep: bytes between
- * sub-blocks' A tiles (same stride as), as: row stride of A. */
+/* K types, end of a super-block whose first sub-block is sbl: acc_mem[c] +=
+ * acc[c] * d_x[c]; acc restarts at 0. */
+AMX_INLINE void post_flush(__m512 acc[AMX_COLS], float (*acc_mem)[AMX_ROWS], const float *xs, int sbl)
+{
+    _Pragma("GCC unroll 16") for (int c = 0; c < AMX_COLS; c++)
+    {
+        __m512 m = _mm512_load_ps(acc_mem[c]);
+        _mm512_store_ps(acc_mem[c], _mm512_fmadd_ps(acc[c], _mm512_set1_ps(xs[c * AMX_MAX_SB + sbl]), m));
+        acc[c] = _mm512_setzero_ps();
+    }
+}
+
+#define AMX_ISSUE(TC, TA, TB, i)                                                                                \
+    do {                                                                                                        \
+        _tile_loadd(TA, ap[i], as);                                                                             \
+        _tile_loadd(TB, b + (size_t)(i) * bstep, 64);                                                           \
+        _tile_zero(TC);                                                                                         \
+        _tile_dpbssd(TC, TA, TB);                                                                               \
+        _tile_stored(TC, (void *)s->cbuf[(i) % 3], 64);                                                         \
+    } while (0)
+
+/* One row tile x one activation tile over a segment. Sub-block i's product is
+ * issued two steps before it is scaled, so the tile unit and the vector
+ * units overlap. Result: acc (32-block types) or s->acc (K types). */
 AMX_INLINE void tile_segment(__m512 acc[AMX_COLS], amx_scratch *s, int t, const int8_t *const *ap, size_t as,
-                             int nsb, int sbb, const bool asym)
+                             int nsb, int sbb, const bool asym, const bool kq)
 {
     const int8_t *b = s->b[t];
     const float *wd = s->wd[t], *wm = s->wm[t], *xs = &s->xs[0][0], *xa = &s->xa[0][0];
-    size_t bstep = (size_t)sbb / 4 * 64;
-    int sbl = 0;
-    for (; sbl + 2 <= nsb; sbl += 2) {
-        _tile_loadd(2, ap[sbl], as);
-        _tile_loadd(4, b + (size_t)sbl * bstep, 64);
-        _tile_zero(0);
-        _tile_dpbssd(0, 2, 4);
-        _tile_stored(0, (void *)s->cbuf[0], 64);
-        if (sbl > 0)
-            post_sb(acc, s->cbuf[1], wd, wm, xs, xa, sbl - 1, asym);
-        _tile_loadd(3, ap[sbl + 1], as);
-        _tile_loadd(5, b + (size_t)(sbl + 1) * bstep, 64);
-        _tile_zero(1);
-        _tile_dpbssd(1, 3, 5);
-        _tile_stored(1, (void *)s->cbuf[1], 64);
-        post_sb(acc, s->cbuf[0], wd, wm, xs, xa, sbl, asym);
-    }
-    if (sbl > 0)
-        post_sb(acc, s->cbuf[1], wd, wm, xs, xa, sbl - 1, asym);
-    if (sbl < nsb) {
-        _tile_loadd(2, ap[sbl], as);
-        _tile_loadd(4, b + (size_t)sbl * bstep, 64);
-        _tile_zero(0);
-        _tile_dpbssd(0, 2, 4);
-        _tile_stored(0, (void *)s->cbuf[0], 64);
-        post_sb(acc, s->cbuf[0], wd, wm, xs, xa, sbl, asym);
+    const size_t bstep = (size_t)sbb / 4 * 64;
+    const int per = HR_QK_K / sbb;
+    for (int i = 0; i < nsb + 2; i++) {
+        if (i < nsb) {
+            if (i & 1)
+                AMX_ISSUE(1, 3, 5, i);
+            else
+                AMX_ISSUE(0, 2, 4, i);
+        }
+        if (i >= 2) {
+            int j = i - 2;
+            post_sb(acc, s->cbuf[j % 3], wd, wm, xs, xa, j, asym, kq);
+            if (kq && (j + 1) % per == 0)
+                post_flush(acc, s->acc, xs, j + 1 - per);
+        }
     }
 }
 
@@ -409,6 +442,7 @@ static void amx_matmul(const amx_type *ty, const void *w, size_t ws, int64_t k, 
     amx_scratch s;
     const char *wb = w, *xb = xq;
     const int sbb = ty->sb;
+    const bool kq = ty->atype == HR_TYPE_Q8_K;
     amx_configure(sbb);
     for (int64_t g0 = r0; g0 < r1; g0 += AMX_GROUP * AMX_ROWS) {
         int64_t grows = r1 - g0 < AMX_GROUP * AMX_ROWS ? r1 - g0 : AMX_GROUP * AMX_ROWS;
@@ -424,14 +458,10 @@ static void amx_matmul(const amx_type *ty, const void *w, size_t ws, int64_t k, 
                 int m = n_batch - c0 < AMX_COLS ? n_batch - c0 : AMX_COLS;
                 const int8_t *ap[AMX_MAX_SB];
                 size_t as;
-                for (int c = 0; c < AMX_COLS; c++) {
-                    if (c < m) {
-                        act_prepare(ty, xb + (size_t)(c0 + c) * xstride, k0, nsb, s.xs[c], s.xa[c]);
-                    } else {
-                        memset(s.xs[c], 0, sizeof s.xs[c]);
-                        memset(s.xa[c], 0, sizeof s.xa[c]);
-                    }
-                }
+                memset(s.xs, 0, sizeof s.xs);
+                memset(s.xa, 0, sizeof s.xa);
+                for (int c = 0; c < m; c++)
+                    act_prepare(ty, xb + (size_t)(c0 + c) * xstride, k0, nsb, s.xs[c], s.xa[c]);
                 if (m == AMX_COLS) {
                     as = xstride;
                     for (int sbl = 0; sbl < nsb; sbl++)
@@ -453,10 +483,19 @@ static void amx_matmul(const amx_type *ty, const void *w, size_t ws, int64_t k, 
                     __m512 acc[AMX_COLS];
                     for (int c = 0; c < AMX_COLS; c++)
                         acc[c] = _mm512_setzero_ps();
-                    if (ty->asym)
-                        tile_segment(acc, &s, t, ap, as, nsb, sbb, true);
-                    else
-                        tile_segment(acc, &s, t, ap, as, nsb, sbb, false);
+                    if (kq) {
+                        memset(s.acc, 0, sizeof s.acc);
+                        if (ty->asym)
+                            tile_segment(acc, &s, t, ap, as, nsb, sbb, true, true);
+                        else
+                            tile_segment(acc, &s, t, ap, as, nsb, sbb, false, true);
+                        for (int c = 0; c < AMX_COLS; c++)
+                            acc[c] = _mm512_load_ps(s.acc[c]);
+                    } else if (ty->asym) {
+                        tile_segment(acc, &s, t, ap, as, nsb, sbb, true, false);
+                    } else {
+                        tile_segment(acc, &s, t, ap, as, nsb, sbb, false, false);
+                    }
                     int64_t rt = g0 + (int64_t)t * AMX_ROWS, left = r1 - rt;
                     __mmask16 mask = left >= AMX_ROWS ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
                     for (int c = 0; c < m; c++) {
