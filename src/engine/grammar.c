@@ -1369,7 +1369,7 @@ static int frame_step(const hr_grammar *g, g_thread *t, uint8_t c, int32_t *push
             }
             return R_OK;
         case T_EXPECT: case T_AFTER:
-            WS_OR_REJECT();
+            if (f->phase == T_AFTER) WS_OR_REJECT(); /* a forced call starts right away */
             if (c != '<') return R_REJECT;
             if (f->phase == T_AFTER && (!n->parallel || f->a >= HR_GRAMMAR_MAX_CALLS)) return R_REJECT;
             f->phase = T_AFTER;
