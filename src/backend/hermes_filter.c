@@ -111,13 +111,6 @@ hr_hermes_filter *hr_hermes_filter_create(unsigned mode, hr_chat_request *req, h
     hr_buf_init(&f->content, HR_HERMES_FILTER_MAX_HELD);
     json_mode_of(req->root, &f->schema);
     if (mode & HR_HERMES_FILTER_TEXT) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(req->root, "n");
-        if (cJSON_IsNumber(n) && n->valuedouble != 1) {
-            snprintf(err->message, sizeof err->message, "'n' must be 1 for a tier with tool_format hermes");
-            snprintf(err->param, sizeof err->param, "n");
-            hr_hermes_filter_free(f);
-            return NULL;
-        }
         hr_hermes_prompt_params pp = hr_hermes_prompt_params_from_request(req->root);
         if (hr_hermes_prompt_render(&pp, &f->prompt, err) < 0) {
             hr_hermes_filter_free(f);

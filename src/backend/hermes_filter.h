@@ -56,8 +56,8 @@ unsigned hr_hermes_filter_mode(const hr_backend_config *bc, const hr_chat_reques
 
 /* Creates a filter writing into out. req (borrowed) must outlive the filter.
  * TEXT renders the prompt now: NULL with err (an HTTP 400 for the client)
- * when it cannot be rendered or the request asks for something the text
- * endpoint cannot do (n > 1). */
+ * when it cannot be rendered. (n > 1 never gets here: requests are parsed
+ * with n limited to 1.) */
 hr_hermes_filter *hr_hermes_filter_create(unsigned mode, hr_chat_request *req, hr_sink *out, hr_request_error *err);
 /* The sink the backend writes into (owned by the filter). */
 hr_sink *hr_hermes_filter_sink(hr_hermes_filter *f);

@@ -236,7 +236,7 @@ def test_unsupported_schema_keywords_are_400_naming_the_keyword():
     assert metric_400s() == before + 5
 
 
-def test_n_above_one_is_400_on_hermes_tier():
+def test_n_above_one_is_400():
     hermes_up.reply()
     s, _, j, _ = gw.chat(req(tools=TOOLS, n=2))
     assert s == 400 and "'n'" in j["error"]["message"], j
