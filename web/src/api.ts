@@ -124,11 +124,11 @@ export interface HermesInfo {
   fallback?: boolean;
   request_id?: string;
   // cascade (when the strategy scores and escalates)
-  quality?: number;
-  quality_score?: number;
-  escalated?: boolean;
-  attempts?: Array<{ tier?: string; quality?: number; model?: string; reason?: string }>;
-  escalation?: string[] | string;
+  quality_score?: number | null;
+  escalation_path?: string;
+  model_used?: string;
+  early_accept?: boolean;
+  attempts?: Array<{ tier?: string; score?: number | null; model?: string; status?: number; accepted?: boolean }>;
   [k: string]: unknown;
 }
 

@@ -414,6 +414,16 @@ export class Playground {
       }
       if (hdr('x-hermes-route-us')) hermes.route_us = Number(hdr('x-hermes-route-us'));
       model = hdr('x-hermes-model');
+      const q = hdr('x-hermes-quality-score');
+      if (q) hermes.quality_score = Number(q);
+      const path = hdr('x-hermes-escalation-path');
+      if (path) {
+        try {
+          hermes.escalation_path = decodeURIComponent(path);
+        } catch {
+          hermes.escalation_path = path;
+        }
+      }
       if (!resp.ok) {
         const msg = await errorMessage(resp);
         bubble.error(msg);
@@ -436,6 +446,7 @@ export class Playground {
         }
         if (chunk.hermes) hermes = { ...hermes, ...chunk.hermes };
         if (chunk.model) model = chunk.model;
+        if (chunk.hermes?.model_used) model = chunk.hermes.model_used;
         if (chunk.usage) usage = chunk.usage;
         const choice = chunk.choices?.[0];
         if (!choice) return;
@@ -648,8 +659,7 @@ class Bubble {
     items.push(['Total', fmtMs(total), 'total']);
     items.push(['Tokens in/out', `${fmtNum(m.usage.prompt_tokens)} / ${fmtNum(out)}`, 'tokens']);
     items.push(['Tokens/s', isFinite(tps) ? tps.toFixed(1) : '–', 'tps']);
-    const q = typeof x.quality_score === 'number' ? x.quality_score : typeof x.quality === 'number' ? x.quality : undefined;
-    if (q !== undefined) items.push(['Quality', q.toFixed(2), 'quality']);
+    if (typeof x.quality_score === 'number') items.push(['Quality', x.quality_score.toFixed(2), 'quality']);
     const path = escalationPath(x);
     if (path) items.push(['Escalation', path, 'escalation']);
     if (x.strategy) items.push(['Strategy', x.strategy, 'strategy']);
@@ -680,13 +690,17 @@ class Bubble {
   }
 }
 
+/** "small (0.42) → medium (0.81) ✓" from the cascade's attempts, else its path text. */
 function escalationPath(x: HermesInfo): string {
   if (Array.isArray(x.attempts) && x.attempts.length) {
     return x.attempts
-      .map((a) => (a.tier ?? '?') + (typeof a.quality === 'number' ? ` (${a.quality.toFixed(2)})` : ''))
+      .map(
+        (a) =>
+          (a.tier ?? '?') +
+          (typeof a.score === 'number' ? ` (${a.score.toFixed(2)})` : a.status && a.status !== 200 ? ` (${a.status})` : '') +
+          (a.accepted ? ' ✓' : ''),
+      )
       .join(' → ');
   }
-  if (Array.isArray(x.escalation)) return x.escalation.join(' → ');
-  if (typeof x.escalation === 'string') return x.escalation;
-  return '';
+  return typeof x.escalation_path === 'string' ? x.escalation_path : '';
 }

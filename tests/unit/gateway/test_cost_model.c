@@ -13,7 +13,7 @@
 
 #include "gateway/cost_model.h"
 
-#define NEAR(a, b) assert_true(fabs((a) - (b)) < 1e-6 * (1 + fabs(b)))
+#define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-6 * (1 + fabs((double)(b))))
 
 static hr_config *parse(const char *yaml) {
     char err[512] = "";
