@@ -675,7 +675,7 @@ static const char *model_used(const hr_cascade_info *info) {
 }
 
 void hr_cascade_info_json(const hr_cascade_info *info, cJSON *x) {
-    if (!info->n) return;
+    if (!info || !info->n) return;
     cJSON_AddStringToObject(x, "model_used", model_used(info));
     if (info->final_score >= 0) add_rounded(x, "quality_score", info->final_score, 1e4);
     else cJSON_AddNullToObject(x, "quality_score");
@@ -685,7 +685,7 @@ void hr_cascade_info_json(const hr_cascade_info *info, cJSON *x) {
 }
 
 void hr_cascade_info_headers(const hr_cascade_info *info, struct evkeyvalq *h) {
-    if (!info->n) return;
+    if (!info || !info->n) return;
     char buf[256];
     hr_header_escape(model_used(info), buf, sizeof buf);
     evhttp_add_header(h, "x-hermes-model-used", buf);
@@ -698,7 +698,7 @@ void hr_cascade_info_headers(const hr_cascade_info *info, struct evkeyvalq *h) {
 }
 
 char *hr_cascade_info_attempts_json(const hr_cascade_info *info) {
-    if (!info->n) return NULL;
+    if (!info || !info->n) return NULL;
     cJSON *a = attempts_json(info);
     char *s = cJSON_PrintUnformatted(a);
     cJSON_Delete(a);
@@ -761,7 +761,7 @@ void hr_cascade_stats_free(hr_cascade_stats *s) {
 }
 
 void hr_cascade_stats_observe(hr_cascade_stats *s, const hr_cascade_info *info) {
-    if (!s || !info->n) return;
+    if (!s || !info || !info->n || info->final_tier < 0) return; /* not cascaded, or the client left */
     const hr_config *cfg = s->cfg;
     int largest = hr_config_map_tier(cfg, HR_TIER_MAX - 1);
     double cascade = 0, direct = 0, all_large = 0;

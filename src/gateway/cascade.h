@@ -72,6 +72,8 @@ void hr_cascade_run(hr_cascade *c);
 /* The client went away: stops every call; no callback on out after this. */
 void hr_cascade_cancel(hr_cascade *c);
 
+/* The reporting and stats calls below accept info == NULL (not cascaded):
+ * they do nothing / return NULL. */
 /* Adds model_used, quality_score, escalation_path, early_accept and the
  * attempts to the response's "hermes" object. */
 void hr_cascade_info_json(const hr_cascade_info *info, cJSON *hermes);
@@ -84,6 +86,8 @@ char *hr_cascade_info_attempts_json(const hr_cascade_info *info);
 typedef struct hr_cascade_stats hr_cascade_stats;
 hr_cascade_stats *hr_cascade_stats_create(const hr_config *cfg);
 void hr_cascade_stats_free(hr_cascade_stats *s);
+/* Counts a finished cascade (s may be NULL; an info without a final tier,
+ * e.g. the client left, is not counted). */
 void hr_cascade_stats_observe(hr_cascade_stats *s, const hr_cascade_info *info);
 /* {"requests", "attempts": {tier: n}, "escalations": {"small>medium": {count,
  * rate}}, "accepted": {tier: n}, "early_accepts", "judge": {yes, no, failed},

@@ -51,7 +51,7 @@ typedef struct gw_req {
     uint64_t t0_ns, first_byte_ns;
     hr_usage usage;
     hr_cascade *cascade;          /* cascade strategies: answers instead of one backend call */
-    hr_cascade_info cinfo;        /* what the cascade did (cinfo.n == 0: not cascaded) */
+    hr_cascade_info *cinfo;       /* what the cascade did (NULL: not cascaded; owned) */
     bool cinfo_synced;
 } gw_req;
 
@@ -73,18 +73,18 @@ hr_backend *hr_gateway_pick(hr_gateway *gw, int tier, const hr_backend *avoid) {
 
 /* The cascade's final tier and escalation path become the request's (once). */
 static void cascade_sync(gw_req *r) {
-    if (!r->cinfo.n || r->cinfo_synced || r->cinfo.final_tier < 0) return;
+    if (!r->cinfo || !r->cinfo->n || r->cinfo_synced || r->cinfo->final_tier < 0) return;
     r->cinfo_synced = true;
-    r->tier = r->cinfo.final_tier;
+    r->tier = r->cinfo->final_tier;
     size_t l = strlen(r->reason);
-    snprintf(r->reason + l, sizeof r->reason - l, "; cascade %s", r->cinfo.path);
+    snprintf(r->reason + l, sizeof r->reason - l, "; cascade %s", r->cinfo->path);
 }
 
 static void set_route_headers(gw_req *r) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     char buf[512];
     cascade_sync(r);
-    hr_cascade_info_headers(&r->cinfo, h);
+    hr_cascade_info_headers(r->cinfo, h);
     evhttp_add_header(h, "x-request-id", r->id);
     evhttp_add_header(h, "x-hermes-tier", r->tier >= 0 ? hr_tier_name(r->tier) : "none");
     hr_header_escape(r->reason, buf, sizeof buf);
@@ -111,7 +111,7 @@ static char *hermes_field(gw_req *r) {
     cJSON_AddBoolToObject(x, "forced", r->d.forced);
     if (r->fallback) cJSON_AddBoolToObject(x, "fallback", true);
     cJSON_AddStringToObject(x, "request_id", r->id);
-    hr_cascade_info_json(&r->cinfo, x);
+    hr_cascade_info_json(r->cinfo, x);
     char *text = cJSON_PrintUnformatted(x);
     cJSON_Delete(x);
     return text;
@@ -425,8 +425,8 @@ static void finish(gw_req *r, int status, const char *error) {
         .fallback = r->fallback,
     };
     hr_metrics_observe(gw->metrics, &m);
-    if (r->cinfo.final_tier >= 0) hr_cascade_stats_observe(gw->cascade_stats, &r->cinfo);
-    char *attempts = hr_cascade_info_attempts_json(&r->cinfo); /* NULL when not cascaded */
+    hr_cascade_stats_observe(gw->cascade_stats, r->cinfo);
+    char *attempts = hr_cascade_info_attempts_json(r->cinfo); /* NULL when not cascaded */
     if (gw->store) {
         const hr_chat_message *u = r->chat.last_user;
         hr_log_row row = {
@@ -451,6 +451,7 @@ static void finish(gw_req *r, int status, const char *error) {
         hr_store_write(gw->store, &row);
     }
     free(attempts);
+    free(r->cinfo);
     if (status >= 500) hr_warn("%s: %d %s", r->id, status, error ? error : "");
     hr_route_decision_clear(&r->d);
     hr_chat_request_free(&r->chat);
@@ -516,7 +517,8 @@ void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
     watch_client(r);
     if (hr_router_cascades(gw->router) && !r->d.forced) {
         /* the cascade answers (and may finish r before run returns) */
-        r->cascade = hr_cascade_create(gw, w->loop, r->tier, &r->chat, &r->sink, &r->cinfo);
+        r->cinfo = hr_xmalloc(sizeof *r->cinfo);
+        r->cascade = hr_cascade_create(gw, w->loop, r->tier, &r->chat, &r->sink, r->cinfo);
         hr_cascade_run(r->cascade);
         return;
     }

@@ -105,6 +105,10 @@ static void test_stats(void **state) {
     /* not cascaded: ignored */
     hr_cascade_info none = {0};
     hr_cascade_stats_observe(s, &none);
+    hr_cascade_stats_observe(s, NULL);
+    hr_cascade_info left = d; /* the client went away: no final tier, not counted */
+    left.final_tier = -1;
+    hr_cascade_stats_observe(s, &left);
 
     cJSON *j = hr_cascade_stats_json(s);
     assert_true(num(j, "requests") == 3);
@@ -173,6 +177,7 @@ static void test_info_json(void **state) {
     cJSON_Delete(a);
     hr_cascade_info none = {0};
     assert_null(hr_cascade_info_attempts_json(&none));
+    assert_null(hr_cascade_info_attempts_json(NULL));
     x = cJSON_CreateObject();
     hr_cascade_info_json(&none, x);
     assert_int_equal(cJSON_GetArraySize(x), 0);
