@@ -164,6 +164,7 @@ MEDIUM = {"all-bad": {"content": "I don't know either."}, "judge-no": {"judge": 
           "trunc-all": {"content": "The medium answer was cut off in the", "finish": "length"},
           "judge-junk": {"judge": "perhaps"}}
 LARGE = {"all-bad": {"content": "I do not know the answer."}, "judge-no": {"judge": "no"},
+         "judge-slow": {"delay": 1.2},
          "judge-junk": {"judge": "perhaps"}}
 
 small = Scripted("small", "m8", SMALL)
@@ -470,7 +471,7 @@ def test_judge():
 {tiers}router:
   strategy: cascade
   cascade:
-    judge: {{ enabled: true, tier: large }}
+    judge: {{ enabled: true, tier: large, timeout: 0.5s }}
 log: {{ enabled: false }}
 """.format(tiers=TIERS3)
     g = Gateway(cfg)
@@ -489,6 +490,12 @@ log: {{ enabled: false }}
         assert j["hermes"]["attempts"][0]["judge"]["verdict"] == "yes", j["hermes"]
         s, h, j, _ = ask(g, "all-bad")  # heuristic 0.6 ("I don't know"), judge yes: 0.4*0.6 + 0.6 = 0.84
         assert path_of(h) == "small:0.84", h
+        t0 = time.time()
+        s, h, j, _ = ask(g, "judge-slow")  # the judge takes 1.2 s, the timeout is 0.5 s: heuristic score
+        assert s == 200 and path_of(h) == "small:1.00", h
+        jd = j["hermes"]["attempts"][0]["judge"]
+        assert jd["verdict"] == "failed" and 450 <= jd["latency_ms"] < 1100, jd
+        assert time.time() - t0 < 1.1
     finally:
         g.stop()
     # judge tier down: the heuristic score decides
