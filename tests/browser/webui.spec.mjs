@@ -72,6 +72,28 @@ async function waitDone() {
   await lastReply().locator('.meta [data-metric="total"]').waitFor();
 }
 
+if (process.env.HR_SPEC === 'embedded') {
+  // The embedded engine (stories260K) behind the small tier: a real model's
+  // streamed reply and its metrics.
+  await step('embedded engine: streamed reply with metrics', async () => {
+    await page.goto(URL + '/');
+    await page.waitForFunction(() => document.querySelectorAll('#routing option').length >= 3);
+    await page.selectOption('#routing', 'small');
+    await page.fill('#max-tokens', '48');
+    await send('Once upon a time');
+    await page.waitForFunction(() => !document.querySelector('#send-button').disabled && document.querySelector('.msg.assistant .meta .kv'), null, { timeout: 120000 });
+    const text = await lastReply().locator('.body').textContent();
+    assert(text.trim().length > 0, 'some text was generated');
+    assert((await metric('tier').textContent()) === 'small', 'tier');
+    const tokens = await metric('tokens').textContent();
+    assert(/^\d+ \/ \d+$/.test(tokens), 'tokens in/out: ' + tokens);
+    await page.screenshot({ path: path.join(ART, 'playground-embedded.png') });
+  });
+  await browser.close();
+  console.log(`embedded: ${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
 await step('page loads with routing choices and the strategy', async () => {
   await page.goto(URL + '/');
   await page.waitForFunction(() => document.querySelectorAll('#routing option').length >= 4);
