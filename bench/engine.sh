@@ -19,6 +19,8 @@ echo "\`hermes-router bench -p $P -n $N -t $T\` (prompt processing of one $P-tok
 echo "generation steps from an empty cache; weights prefaulted). Random weights, real shapes and vocabularies"
 echo "(\`hermes-router gguf synth\`). llama.cpp columns: build 9932, 2 threads, pp512/tg128, from"
 echo "shared/anchors/cpu-inference.md (same kind of machine, not the same run)."
+echo "Load average when this run started: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; the bandwidth column"
+echo "is measured in the same run (an idle machine of this kind reads 41 GB/s with 2 threads)."
 echo
 echo "| model | weights | pp tok/s | tg tok/s | peak RSS | tg GB/s | share of read bandwidth | llama.cpp pp512 | llama.cpp tg128 |"
 echo "|---|---|---|---|---|---|---|---|---|"
