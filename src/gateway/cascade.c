@@ -283,8 +283,17 @@ static void judge_timeout(evutil_socket_t fd, short what, void *arg) {
 /* Asks the judge tier about the current answer; attempt_over() follows. */
 static void judge_start(hr_cascade *c) {
     const hr_chat_message *u = c->req->last_user;
-    cJSON *root = hr_quality_judge_request(c->cfg->judge.prompt, u ? u->text : "", c->ans.text.data,
-                                           c->ans.text.len);
+    hr_buf answer; /* the content, then the tool calls as JSON (the judge grades both) */
+    hr_buf_init(&answer, 0);
+    hr_buf_append(&answer, c->ans.text.data ? c->ans.text.data : "", c->ans.text.len);
+    if (c->ans.tool_calls) {
+        char *calls = cJSON_PrintUnformatted(c->ans.tool_calls);
+        hr_buf_printf(&answer, "%sTool calls: %s", answer.len ? "\n" : "", calls);
+        free(calls);
+    }
+    cJSON *root = hr_quality_judge_request(c->cfg->judge.prompt, u ? u->text : "", answer.data ? answer.data : "",
+                                           answer.len);
+    hr_buf_free(&answer);
     hr_request_error err;
     c->judging = true;
     c->j0_ns = hr_now_ns();

@@ -490,6 +490,8 @@ log: {{ enabled: false }}
         assert j["hermes"]["attempts"][0]["judge"]["verdict"] == "yes", j["hermes"]
         s, h, j, _ = ask(g, "all-bad")  # heuristic 0.6 ("I don't know"), judge yes: 0.4*0.6 + 0.6 = 0.84
         assert path_of(h) == "small:0.84", h
+        s, h, j, _ = ask(g, "goodtool", tools=TOOLS)  # the judge sees the tool calls
+        assert path_of(h) == "small:1.00" and "Tool calls: [" in large.judged[-1] and "get_weather" in large.judged[-1]
         t0 = time.time()
         s, h, j, _ = ask(g, "judge-slow")  # the judge takes 1.2 s, the timeout is 0.5 s: heuristic score
         assert s == 200 and path_of(h) == "small:1.00", h
