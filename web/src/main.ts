@@ -12,6 +12,7 @@ const dashboard = new Dashboard();
 
 function route(): void {
   const view = location.hash === '#/dashboard' ? 'dashboard' : 'playground';
+  document.body.classList.toggle('fixed', view === 'playground');
   for (const v of ['playground', 'dashboard']) {
     const a = document.getElementById('nav-' + v)!;
     if (v === view) a.setAttribute('aria-current', 'page');

@@ -647,7 +647,10 @@ class Bubble {
     const total = m.tEnd - m.t0;
     const ttft = m.tFirst ? m.tFirst - m.t0 : NaN;
     const out = m.usage.completion_tokens;
-    const genS = (m.tFirst ? m.tEnd - m.tFirst : total) / 1000;
+    // Generation speed over the streaming part; when the answer came in one
+    // burst (buffered, e.g. a checked JSON answer) over the whole request.
+    const streamMs = m.tFirst ? m.tEnd - m.tFirst : 0;
+    const genS = (streamMs >= 50 ? streamMs : total) / 1000;
     const tps = out !== undefined && out > 0 && genS > 0 ? out / genS : NaN;
     const items: Array<[string, Node | string, string]> = [];
     const tierBadge = h('span', { class: 'tier-badge tier-' + (x.tier ?? 'none') }, x.tier ?? 'none');
