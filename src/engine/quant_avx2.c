@@ -16,6 +16,12 @@ static inline __attribute__((always_inline)) __m256i x86_dot_u8i8(__m256i acc, _
     return _mm256_add_epi32(acc, p);
 }
 
+/* i16 pairs -> i32 lanes, added to acc */
+static inline __attribute__((always_inline)) __m256i x86_madd_acc(__m256i acc, __m256i a, __m256i b)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+}
+
 #include "engine/quant_x86.h"
 
 void hr_quant_kernels_avx2(hr_quant_kernels *t)

@@ -14,6 +14,11 @@ static inline __attribute__((always_inline)) __m256i x86_dot_u8i8(__m256i acc, _
     return _mm256_dpbusd_epi32(acc, u, s);
 }
 
+static inline __attribute__((always_inline)) __m256i x86_madd_acc(__m256i acc, __m256i a, __m256i b)
+{
+    return _mm256_dpwssd_epi32(acc, a, b);
+}
+
 #include "engine/quant_x86.h"
 
 /* ---- 512-bit Q6_K kernel -------------------------------------------------
@@ -28,7 +33,7 @@ static inline __attribute__((always_inline)) __m256i x86_dot_u8i8(__m256i acc, _
 static inline __attribute__((always_inline)) __m512i z_scaled(__m512i acc, __m512i q, const int8_t *y, __m512i scv)
 {
     __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512((const void *)y));
-    return _mm512_add_epi32(acc, _mm512_madd_epi16(p, scv));
+    return _mm512_dpwssd_epi32(acc, p, scv);
 }
 
 static inline __attribute__((always_inline)) float z_hsum(__m512 v)
@@ -53,9 +58,10 @@ static inline __attribute__((always_inline)) void dot_q6_K_z(const void *w, cons
     for (int64_t i = 0; i < k / HR_QK_K; i++) {
         float d = x86_fp16(a[i].d);
         __m512i sc16 = _mm512_cvtepi8_epi16(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a[i].scales)));
-        __m512i sum[X86_NC];
-        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) sum[c] = _mm512_setzero_si512();
-        for (int h = 0; h < 2; h++) {
+        /* one row: two more chains (vpdpwssd latency) */
+        __m512i sum[X86_NC], sum2[X86_NC];
+        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) sum[c] = sum2[c] = _mm512_setzero_si512();
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m512i l = _mm512_loadu_si512((const void *)(a[i].ql + 64 * h));
             __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h)));
             __m512i q01 = _mm512_or_si512(_mm512_and_si512(l, m4),
@@ -69,7 +75,10 @@ static inline __attribute__((always_inline)) void dot_q6_K_z(const void *w, cons
             {
                 const int8_t *y = ((const hr_block_q8_K *)(x + (size_t)c * xs))[i].qs + 128 * h;
                 sum[c] = z_scaled(sum[c], q01, y, s01);
-                sum[c] = z_scaled(sum[c], q23, y + 64, s23);
+                if (nc == 1)
+                    sum2[c] = z_scaled(sum2[c], q23, y + 64, s23);
+                else
+                    sum[c] = z_scaled(sum[c], q23, y + 64, s23);
             }
         }
         __m256i scv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
@@ -77,7 +86,8 @@ static inline __attribute__((always_inline)) void dot_q6_K_z(const void *w, cons
         {
             const hr_block_q8_K *b = (const hr_block_q8_K *)(x + (size_t)c * xs) + i;
             __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), scv);
-            __m512i tot = _mm512_sub_epi32(sum[c], _mm512_zextsi256_si512(_mm256_slli_epi32(bs, 5)));
+            __m512i t = nc == 1 ? _mm512_add_epi32(sum[c], sum2[c]) : sum[c];
+            __m512i tot = _mm512_sub_epi32(t, _mm512_zextsi256_si512(_mm256_slli_epi32(bs, 5)));
             acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(d * b->d), _mm512_cvtepi32_ps(tot), acc[c]);
         }
     }

@@ -4,7 +4,10 @@
  * and after the level defines its integer primitive:
  *   static inline __m256i x86_dot_u8i8(__m256i acc, __m256i u, __m256i s)
  *     -> acc + per-32-bit-lane sum of four u8*s8 products
- * (AVX2: maddubs + madd; AVX-512 VNNI: vpdpbusd, exact, no saturation).
+ * (AVX2: maddubs + madd; AVX-512 VNNI: vpdpbusd, exact, no saturation), and
+ *   static inline __m256i x86_madd_acc(__m256i acc, __m256i a, __m256i b)
+ *     -> acc + per-32-bit-lane sum of the two i16 x i16 products
+ * (AVX2: madd + add; AVX-512 VNNI: vpdpwssd).
  *
  * Every dot kernel computes one weight row against nc activation rows at once
  * (nc = 1 or 4, a compile-time constant after inlining) so a weight block is
@@ -316,7 +319,7 @@ X86_INLINE int x86_k4_min_sum(const uint8_t mn[8], const int16_t *bsums)
 X86_INLINE __m256i x86_scaled_dot(__m256i acc, __m256i q, const int8_t *y, int scale)
 {
     __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16((short)scale)));
+    return x86_madd_acc(acc, p, _mm256_set1_epi16((short)scale));
 }
 
 X86_INLINE void dot_q4_K(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)
@@ -330,22 +333,29 @@ X86_INLINE void dot_q4_K(const void *w, const char *x, size_t xs, int64_t k, flo
         uint8_t sc[8], mn[8];
         x86_k4_scales(a[i].scales, sc, mn);
         float d = x86_fp16(a[i].d), dmin = x86_fp16(a[i].dmin);
-        __m256i sum[X86_NC];
-        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) sum[c] = _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) {
+        /* one row: four independent chains (vpdpwssd has 5 cycles latency) */
+        const int ch = nc == 1 ? 4 : 1;
+        __m256i sum[4][X86_NC];
+        _Pragma("GCC unroll 4") for (int u = 0; u < ch; u++) _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
+            sum[u][c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+            const int u0 = ch == 4 ? 2 * (j & 1) : 0, u1 = ch == 4 ? u0 + 1 : 0;
             __m256i b = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * j));
             __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
             _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
             {
                 const int8_t *y = ((const hr_block_q8_K *)(x + (size_t)c * xs))[i].qs + 64 * j;
-                sum[c] = x86_scaled_dot(sum[c], lo, y, sc[2 * j]);
-                sum[c] = x86_scaled_dot(sum[c], hi, y + 32, sc[2 * j + 1]);
+                sum[u0][c] = x86_scaled_dot(sum[u0][c], lo, y, sc[2 * j]);
+                sum[u1][c] = x86_scaled_dot(sum[u1][c], hi, y + 32, sc[2 * j + 1]);
             }
         }
         _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
         {
             const hr_block_q8_K *b = (const hr_block_q8_K *)(x + (size_t)c * xs) + i;
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(sum[c]), acc[c]);
+            __m256i t = sum[0][c];
+            if (ch == 4)
+                t = _mm256_add_epi32(_mm256_add_epi32(t, sum[1][c]), _mm256_add_epi32(sum[2][c], sum[3][c]));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(t), acc[c]);
             macc[c] += dmin * b->d * (float)x86_k4_min_sum(mn, b->bsums);
         }
     }
@@ -364,9 +374,13 @@ X86_INLINE void dot_q5_K(const void *w, const char *x, size_t xs, int64_t k, flo
         x86_k4_scales(a[i].scales, sc, mn);
         float d = x86_fp16(a[i].d), dmin = x86_fp16(a[i].dmin);
         __m256i qh = _mm256_loadu_si256((const __m256i *)a[i].qh);
-        __m256i sum[X86_NC];
-        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) sum[c] = _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) {
+        /* one row: four independent chains (vpdpwssd has 5 cycles latency) */
+        const int ch = nc == 1 ? 4 : 1;
+        __m256i sum[4][X86_NC];
+        _Pragma("GCC unroll 4") for (int u = 0; u < ch; u++) _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
+            sum[u][c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+            const int u0 = ch == 4 ? 2 * (j & 1) : 0, u1 = ch == 4 ? u0 + 1 : 0;
             __m256i b = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * j));
             __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j)), m1), 4);
             __m256i h1 =
@@ -376,14 +390,17 @@ X86_INLINE void dot_q5_K(const void *w, const char *x, size_t xs, int64_t k, flo
             _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
             {
                 const int8_t *y = ((const hr_block_q8_K *)(x + (size_t)c * xs))[i].qs + 64 * j;
-                sum[c] = x86_scaled_dot(sum[c], lo, y, sc[2 * j]);
-                sum[c] = x86_scaled_dot(sum[c], hi, y + 32, sc[2 * j + 1]);
+                sum[u0][c] = x86_scaled_dot(sum[u0][c], lo, y, sc[2 * j]);
+                sum[u1][c] = x86_scaled_dot(sum[u1][c], hi, y + 32, sc[2 * j + 1]);
             }
         }
         _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
         {
             const hr_block_q8_K *b = (const hr_block_q8_K *)(x + (size_t)c * xs) + i;
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(sum[c]), acc[c]);
+            __m256i t = sum[0][c];
+            if (ch == 4)
+                t = _mm256_add_epi32(_mm256_add_epi32(t, sum[1][c]), _mm256_add_epi32(sum[2][c], sum[3][c]));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(t), acc[c]);
             macc[c] += dmin * b->d * (float)x86_k4_min_sum(mn, b->bsums);
         }
     }
@@ -396,7 +413,7 @@ X86_INLINE __m256i x86_q6_dot(__m256i acc, __m256i q, const int8_t *y, int s0, i
 {
     __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y));
     __m256i s = _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+    return x86_madd_acc(acc, p, s);
 }
 
 X86_INLINE void dot_q6_K(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)
@@ -408,9 +425,11 @@ X86_INLINE void dot_q6_K(const void *w, const char *x, size_t xs, int64_t k, flo
     for (int64_t i = 0; i < k / HR_QK_K; i++) {
         const int8_t *sc = a[i].scales;
         float d = x86_fp16(a[i].d);
-        __m256i sum[X86_NC];
-        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) sum[c] = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
+        const int ch = nc == 1 ? 4 : 1; /* one row: four independent chains */
+        __m256i sum[4][X86_NC];
+        _Pragma("GCC unroll 4") for (int u = 0; u < ch; u++) _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
+            sum[u][c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m256i l0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h));
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * h + 32));
             __m256i hb = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
@@ -425,10 +444,10 @@ X86_INLINE void dot_q6_K(const void *w, const char *x, size_t xs, int64_t k, flo
             _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
             {
                 const int8_t *y = ((const hr_block_q8_K *)(x + (size_t)c * xs))[i].qs + 128 * h;
-                sum[c] = x86_q6_dot(sum[c], q0, y, s[0], s[1]);
-                sum[c] = x86_q6_dot(sum[c], q1, y + 32, s[2], s[3]);
-                sum[c] = x86_q6_dot(sum[c], q2, y + 64, s[4], s[5]);
-                sum[c] = x86_q6_dot(sum[c], q3, y + 96, s[6], s[7]);
+                sum[0][c] = x86_q6_dot(sum[0][c], q0, y, s[0], s[1]);
+                sum[ch == 4 ? 1 : 0][c] = x86_q6_dot(sum[ch == 4 ? 1 : 0][c], q1, y + 32, s[2], s[3]);
+                sum[ch == 4 ? 2 : 0][c] = x86_q6_dot(sum[ch == 4 ? 2 : 0][c], q2, y + 64, s[4], s[5]);
+                sum[ch == 4 ? 3 : 0][c] = x86_q6_dot(sum[ch == 4 ? 3 : 0][c], q3, y + 96, s[6], s[7]);
             }
         }
         __m256i scv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
@@ -436,7 +455,10 @@ X86_INLINE void dot_q6_K(const void *w, const char *x, size_t xs, int64_t k, flo
         {
             const hr_block_q8_K *b = (const hr_block_q8_K *)(x + (size_t)c * xs) + i;
             __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), scv);
-            __m256i tot = _mm256_sub_epi32(sum[c], _mm256_slli_epi32(bs, 5));
+            __m256i t = sum[0][c];
+            if (ch == 4)
+                t = _mm256_add_epi32(_mm256_add_epi32(t, sum[1][c]), _mm256_add_epi32(sum[2][c], sum[3][c]));
+            __m256i tot = _mm256_sub_epi32(t, _mm256_slli_epi32(bs, 5));
             acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(tot), acc[c]);
         }
     }
