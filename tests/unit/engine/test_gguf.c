@@ -95,6 +95,24 @@ static void test_open_errors(void **state) {
     assert_non_null(strstr(err, "tensor count"));
 }
 
+/* GGUF v2 has the v3 layout (64-bit counts); v1 (32-bit counts) is refused. */
+static void test_version2(void **state) {
+    (void)state;
+    size_t n;
+    uint8_t *file = read_all(shared_path("models/stories260K.gguf"), &n);
+    char err[256];
+    file[4] = 2;
+    hr_gguf *g = hr_gguf_open_memory(file, n, err, sizeof err);
+    assert_non_null(g);
+    assert_int_equal(hr_gguf_version(g), 2);
+    assert_non_null(hr_gguf_find_tensor(g, "output.weight"));
+    hr_gguf_close(g);
+    file[4] = 4;
+    assert_null(hr_gguf_open_memory(file, n, err, sizeof err));
+    assert_non_null(strstr(err, "unsupported GGUF version 4"));
+    free(file);
+}
+
 static int fill_pattern(void *ud, int64_t idx, const char *name, void *buf, size_t n) {
     (void)ud;
     (void)name;
@@ -265,6 +283,7 @@ static void test_byte_flips(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_stories),   cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_version2),
         cmocka_unit_test(test_writer_roundtrip), cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_byte_flips),
     };
