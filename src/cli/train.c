@@ -28,6 +28,8 @@ static void usage(FILE *f) {
             "  --depth N            tree depth (4)\n"
             "  --dim N              hashed feature dimension (config classifier.dim, 4096)\n"
             "  --eta X              learning rate (0.1)\n"
+            "  --char-ngrams A-B    character n-gram sizes (1-3)\n"
+            "  --word-ngrams N      word n-grams 1..N (2; 0 = none)\n"
             "  --val X              validation fraction, split by id hash (0.2)\n"
             "  --seed N             random seed (1)\n"
             "  --folds K --fold I   hold out fold I of K (by id hash) instead of --val; eval can join\n"
@@ -170,6 +172,8 @@ int hr_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--depth")) TAKE(p.depth = atoi(v))
         else if (!strcmp(a, "--dim")) TAKE(p.features.dim = atoi(v), dim_set = true)
         else if (!strcmp(a, "--eta")) TAKE(p.eta = atof(v))
+        else if (!strcmp(a, "--char-ngrams")) TAKE(sscanf(v, "%d-%d", &p.features.char_min, &p.features.char_max))
+        else if (!strcmp(a, "--word-ngrams")) TAKE(p.features.word_max = atoi(v))
         else if (!strcmp(a, "--val")) TAKE(p.val_fraction = atof(v))
         else if (!strcmp(a, "--seed")) TAKE(p.seed = (uint32_t)strtoul(v, NULL, 10))
         else if (!strcmp(a, "--threshold")) TAKE(p.threshold = atof(v), threshold_set = true)
