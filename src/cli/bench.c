@@ -15,7 +15,8 @@
 #include "engine/quant.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: hermes-router bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPS] [--no-bw] [--md]\n"
+    fprintf(f, "usage: hermes-router bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPS] [-s SEQS] [--no-bw] [--md]\n"
+               "  -s: generate with SEQS sequences batched per step (aggregate tok/s)\n"
                "  --md: print one markdown table row (model | weights | pp | tg | RSS | GB/s | share)\n");
 }
 
@@ -31,7 +32,7 @@ static void progress(void *ud, double frac) {
 
 int hr_cmd_bench(int argc, char **argv) {
     const char *model = NULL;
-    int pp = 512, tg = 128, threads = 0, reps = 1;
+    int pp = 512, tg = 128, threads = 0, reps = 1, n_seq = 1;
     bool bw = true, md = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -41,6 +42,7 @@ int hr_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-n") && has) tg = atoi(argv[++i]);
         else if (!strcmp(a, "-t") && has) threads = atoi(argv[++i]);
         else if (!strcmp(a, "-r") && has) reps = atoi(argv[++i]);
+        else if (!strcmp(a, "-s") && has) n_seq = atoi(argv[++i]);
         else if (!strcmp(a, "--no-bw")) bw = false;
         else if (!strcmp(a, "--md")) md = true;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -51,7 +53,7 @@ int hr_cmd_bench(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model || pp < 0 || tg < 0 || pp + tg < 1 || reps < 1 || pp > 8192) {
+    if (!model || pp < 0 || tg < 0 || pp + tg < 1 || reps < 1 || pp > 8192 || n_seq < 1 || n_seq > 64) {
         usage(stderr);
         return 2;
     }
@@ -67,7 +69,8 @@ int hr_cmd_bench(int argc, char **argv) {
     const hr_model_info *in = hr_model_get_info(m);
     hr_ctx_params cp = hr_ctx_default_params();
     cp.n_ctx = pp + tg + 1;
-    cp.n_batch = pp > 0 ? pp : 1;
+    cp.n_batch = pp > n_seq ? pp : n_seq;
+    cp.n_seq = n_seq;
     cp.n_threads = threads;
     hr_ctx *c = hr_ctx_create(m, &cp, err, sizeof err);
     if (!c) {
@@ -101,27 +104,32 @@ int hr_cmd_bench(int argc, char **argv) {
             pos = pp;
         }
         if (tg > 0) {
-            /* generation is measured from an empty cache, as llama-bench does */
-            hr_ctx_seq_truncate(c, 0, 0);
+            /* generation is measured from an empty cache, as llama-bench does;
+             * with -s N, N sequences advance together (one batch per step,
+             * the continuous-batching shape) and tok/s counts all of them */
+            for (int q = 0; q < n_seq; q++) hr_ctx_seq_truncate(c, q, 0);
             pos = 0;
+            hr_batch_entry e[64];
             uint64_t t0 = hr_now_ns();
-            for (int i = 0; i < tg; i++) {
-                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-                hr_batch_entry e = {(int32_t)((rng >> 33) % (uint64_t)in->n_vocab), pos++, 0, true};
-                if (hr_ctx_decode(c, &e, 1, err, sizeof err) < 0) {
+            for (int i = 0; i < tg; i++, pos++) {
+                for (int q = 0; q < n_seq; q++) {
+                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                    e[q] = (hr_batch_entry){(int32_t)((rng >> 33) % (uint64_t)in->n_vocab), pos, q, true};
+                }
+                if (hr_ctx_decode(c, e, n_seq, err, sizeof err) < 0) {
                     fprintf(stderr, "hermes-router bench: %s\n", err);
                     break;
                 }
             }
             double s = (double)(hr_now_ns() - t0) / 1e9;
-            if (tg / s > best_tg) best_tg = tg / s;
+            if ((double)tg * n_seq / s > best_tg) best_tg = (double)tg * n_seq / s;
         }
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mib = (double)ru.ru_maxrss / 1024.0;
-    /* generation reads every weight once per token (the tied output too) */
-    double bytes_tok = (double)in->weight_bytes;
+    /* generation reads every weight once per step (the tied output too) */
+    double bytes_tok = (double)in->weight_bytes / n_seq;
     double gbps = best_tg * bytes_tok / 1e9;
     double mem_bw = bw && tg > 0 ? hr_measure_read_bandwidth(threads) / 1e9 : 0;
     if (md) {
