@@ -1587,3 +1587,52 @@ void g_set_add_thread(g_set *dst, const g_set *src, int i) {
     dst->used += src->len[i];
     dst->n++;
 }
+
+/* ---- simple frames (cheap walks) ------------------------------------------------------ */
+
+int g_thread_simple(const hr_grammar *g, const g_set *s, int i, int *sub) {
+    const g_frame *f = s->pool + s->off[i] + s->len[i] - 1;
+    const g_node *n = &g->nodes[f->node];
+    if (n->kind == NK_STRING && f->phase == 1) return *sub = (int)f->a, SK_STR;
+    if (n->kind == NK_OBJECT && f->phase == O_KEY && f->a == KEY_OFF) return *sub = (int)f->b, SK_KEY;
+    if (n->kind == NK_TOOLS && f->phase == T_TEXT && f->b == 0) return *sub = 0, SK_TEXT;
+    return -1;
+}
+
+int g_simple_step(int kind, int sub, uint8_t c) {
+    if (kind == SK_TEXT) return c == '<' ? SIMPLE_EXIT : 0;
+    int r = g_str_step(sub, c, kind == SK_STR);
+    return r == STR_CLOSE ? SIMPLE_EXIT : r;
+}
+
+static g_frame frame_with_sub(const g_frame *f, int kind, int sub) {
+    g_frame t = *f;
+    if (kind == SK_STR) t.a = (uint32_t)sub;
+    else t.b = (uint32_t)sub;
+    return t;
+}
+
+void g_thread_set_sub(const hr_grammar *g, const g_set *src, int i, int kind, int sub, g_set *dst) {
+    (void)g;
+    dst->n = dst->used = 0;
+    g_set_add_thread(dst, src, i);
+    g_frame *top = dst->pool + dst->len[0] - 1;
+    *top = frame_with_sub(top, kind, sub);
+}
+
+int g_thread_cost_sub(const hr_grammar *g, const g_set *s, int i, int kind, int sub) {
+    const g_frame *f = s->pool + s->off[i];
+    int n = s->len[i];
+    int64_t sum = 0;
+    for (int k = 0; k < n - 1; k++) sum = sadd(sum, frame_cost(g, &f[k]));
+    g_frame top = frame_with_sub(&f[n - 1], kind, sub);
+    return sadd(sum, frame_cost(g, &top));
+}
+
+int g_thread_text_match(const hr_grammar *g, const g_set *s, int i) {
+    const g_frame *f = s->pool + s->off[i] + s->len[i] - 1;
+    const g_node *n = &g->nodes[f->node];
+    return (n->kind == NK_TOOLS && f->phase == T_TEXT) ? (int)f->b : -1;
+}
+
+int g_tool_open_byte(int m) { return m >= 0 && m < TOOL_OPEN_LEN ? (uint8_t)TOOL_OPEN[m] : -1; }

@@ -148,6 +148,24 @@ enum { FC_NONE = -1, FC_STR = 0, FC_KEY = 1, FC_TEXT = 2, FC_N = 3 };
 int g_thread_fast_class(const hr_grammar *g, const g_set *s, int i, bool *path_free);
 /* Upper bound of the cost after any token of that class's precomputed set. */
 int g_thread_fast_ub(const hr_grammar *g, const g_set *s, int i, int cls);
+/* Simple top frames: string content (any substate), an object key off the
+ * declared-names trie, free text outside a "<tool_call>" match. Inside one,
+ * a byte only changes a small substate (*sub) until a byte leaves the frame
+ * (SIMPLE_EXIT: step the full automaton for that byte). */
+enum { SK_STR = 0, SK_KEY = 1, SK_TEXT = 2 };
+#define SIMPLE_EXIT (-2)
+int g_thread_simple(const hr_grammar *g, const g_set *s, int i, int *sub);
+/* New substate, -1 (rejected) or SIMPLE_EXIT. */
+int g_simple_step(int kind, int sub, uint8_t c);
+/* dst = { thread i of src with its top frame's substate set to sub }. */
+void g_thread_set_sub(const hr_grammar *g, const g_set *src, int i, int kind, int sub, g_set *dst);
+/* Cost of thread i with its top frame's substate set to sub. */
+int g_thread_cost_sub(const hr_grammar *g, const g_set *s, int i, int kind, int sub);
+/* Free text (tool mode): the "<tool_call>" match position of thread i, or -1
+ * when its top frame is not free text. */
+int g_thread_text_match(const hr_grammar *g, const g_set *s, int i);
+/* Byte m of "<tool_call>". */
+int g_tool_open_byte(int m);
 /* Appends thread i of src to dst (no dedupe). */
 void g_set_add_thread(g_set *dst, const g_set *src, int i);
 

@@ -29,6 +29,7 @@ typedef struct v_node {
     int32_t tok0;   /* tokens spelled exactly by this path: sorted[tok0 .. tok0+ntok) */
     int32_t ntok;
     int32_t rep;    /* a token id below (its first depth bytes are the path) */
+    int32_t tok_end; /* tokens of the whole subtree: sorted[tok0 .. tok_end) */
     uint16_t nchild;
     uint16_t depth;
     uint8_t byte;
@@ -48,7 +49,9 @@ struct hr_grammar_vocab {
     int max_len;
     int32_t *eog;
     int n_eog;
-    uint64_t *fast_a[FC_N];
+    uint64_t *fast_a[FC_N];          /* union of fast_p[cls][0..4] */
+    uint64_t *fast_p[FC_N][5];       /* by bytes pending at the token's end (UTF-8 / escape) */
+    int fast_maxp[FC_N];             /* largest pending with a token */
     int32_t *fast_u[FC_N];
     int n_u[FC_N], cap_u[FC_N];
 };
@@ -110,6 +113,7 @@ static void trie_fill(hr_grammar_vocab *v, int32_t slot, int lo, int hi, int dep
     while (i < hi && v->len[v->sorted[i]] == depth) i++;
     v->nodes[slot].tok0 = lo;
     v->nodes[slot].ntok = i - lo;
+    v->nodes[slot].tok_end = hi;
     int nchild = 0;
     for (int j = i; j < hi;) {
         uint8_t b = tbytes(v, v->sorted[j])[depth];
@@ -143,8 +147,14 @@ static void add_u(hr_grammar_vocab *v, int cls, int32_t node) {
 /* Classifies the tokens below node for a fast class; sub = string substate. */
 static void fast_scan(hr_grammar_vocab *v, int cls, int32_t node, int sub) {
     const v_node *nd = &v->nodes[node];
-    if (node != 0)
-        for (int k = 0; k < nd->ntok; k++) set_bit(v->fast_a[cls], v->sorted[nd->tok0 + k]);
+    if (node != 0 && nd->ntok) {
+        int p = g_str_pending(sub);
+        if (p > v->fast_maxp[cls]) v->fast_maxp[cls] = p;
+        for (int k = 0; k < nd->ntok; k++) {
+            set_bit(v->fast_a[cls], v->sorted[nd->tok0 + k]);
+            set_bit(v->fast_p[cls][p], v->sorted[nd->tok0 + k]);
+        }
+    }
     int32_t child = nd->child;
     int nchild = nd->nchild;
     for (int k = 0; k < nchild; k++) {
@@ -195,6 +205,7 @@ hr_grammar_vocab *hr_grammar_vocab_create(const hr_tokenizer *t) {
     if (v->n_sorted) trie_fill(v, root, 0, v->n_sorted, 0);
     for (int c = 0; c < FC_N; c++) {
         v->fast_a[c] = hr_xcalloc(v->nwords ? v->nwords : 1, sizeof(uint64_t));
+        for (int p = 0; p < 5; p++) v->fast_p[c][p] = hr_xcalloc(v->nwords ? v->nwords : 1, sizeof(uint64_t));
         if (v->n_sorted) fast_scan(v, c, 0, 0);
     }
     return v;
@@ -211,6 +222,7 @@ void hr_grammar_vocab_free(hr_grammar_vocab *v) {
     for (int c = 0; c < FC_N; c++) {
         free(v->fast_a[c]);
         free(v->fast_u[c]);
+        for (int p = 0; p < 5; p++) free(v->fast_p[c][p]);
     }
     free(v);
 }
@@ -233,7 +245,7 @@ hr_grammar_state *hr_grammar_state_create(const hr_grammar *g, const hr_grammar_
     st->budget = max_tokens > 0 ? max_tokens : NO_LIMIT;
     g_set_start(g, &st->cur);
     if (v) {
-        st->n_walk = v->max_len + 2;
+        st->n_walk = v->max_len + 3;
         st->walk = hr_xcalloc((size_t)st->n_walk, sizeof *st->walk);
         st->bits = hr_xcalloc(v->nwords ? v->nwords : 1, sizeof(uint64_t));
     }
@@ -272,9 +284,50 @@ void hr_grammar_state_stats(const hr_grammar_state *st, uint64_t *hits, uint64_t
 
 /* ---- walking ---------------------------------------------------------------------------- */
 
+static void walk_node(hr_grammar_state *st, int32_t node, const g_set *s);
+
+static void allow_node(hr_grammar_state *st, const v_node *nd, int cost) {
+    if (st->limit != NO_LIMIT) {
+        if (cost > st->limit) {
+            st->dropped = true;
+            return;
+        }
+        if (cost > st->maxd) st->maxd = cost;
+    }
+    for (int k = 0; k < nd->ntok; k++) set_bit(st->bits, st->v->sorted[nd->tok0 + k]);
+}
+
+/* Walks below node while the single thread s[0] stays inside its simple top
+ * frame, tracking only the frame's substate. */
+static void walk_simple(hr_grammar_state *st, int32_t node, const g_set *s, int kind, int sub) {
+    const hr_grammar_vocab *v = st->v;
+    const v_node *nd = &v->nodes[node];
+    if (nd->ntok && node != 0)
+        allow_node(st, nd, st->limit == NO_LIMIT ? 0 : g_thread_cost_sub(st->g, s, 0, kind, sub));
+    int32_t child = nd->child;
+    int nchild = nd->nchild;
+    for (int k = 0; k < nchild; k++) {
+        uint8_t c = v->nodes[child + k].byte;
+        int r = g_simple_step(kind, sub, c);
+        if (r >= 0) walk_simple(st, child + k, s, kind, r);
+        else if (r == SIMPLE_EXIT) {
+            /* the child's state goes to walk[depth + 1] (walk_node's convention); the
+             * scratch copy to walk[depth + 2], which the child's walk may reuse */
+            g_set *tmp = &st->walk[nd->depth + 2], *nx = &st->walk[nd->depth + 1];
+            g_thread_set_sub(st->g, s, 0, kind, sub, tmp);
+            if (g_set_step(st->g, tmp, c, nx) > 0) walk_node(st, child + k, nx);
+        }
+    }
+}
+
 static void walk_node(hr_grammar_state *st, int32_t node, const g_set *s) {
     const hr_grammar_vocab *v = st->v;
     const v_node *nd = &v->nodes[node];
+    int sub, kind;
+    if (s->n == 1 && (kind = g_thread_simple(st->g, s, 0, &sub)) >= 0) {
+        walk_simple(st, node, s, kind, sub);
+        return;
+    }
     if (nd->ntok) {
         bool allow = true;
         if (st->limit != NO_LIMIT) {
@@ -293,6 +346,41 @@ static void walk_node(hr_grammar_state *st, int32_t node, const g_set *s) {
         if (g_set_step(st->g, s, v->nodes[child + k].byte, nx) > 0) walk_node(st, child + k, nx);
 }
 
+/* Walks the U subtrees of a fast class for thread i (path-independent: the
+ * state after the closing byte is the same for every path). Skips U nodes
+ * under root child `skip` (-1: none). */
+static void fast_u_walk(hr_grammar_state *st, int cls, int i, int skip) {
+    const hr_grammar_vocab *v = st->v;
+    uint8_t close = cls == FC_TEXT ? '<' : '"';
+    st->t1.n = st->t1.used = 0;
+    g_thread_set_sub(st->g, &st->cur, i, cls, 0, &st->t3);
+    if (g_thread_step(st->g, &st->t3, 0, close, &st->t1) == 0) return;
+    for (int k = 0; k < v->n_u[cls]; k++) {
+        int32_t u = v->fast_u[cls][k];
+        if (skip >= 0 && tbytes(v, v->nodes[u].rep)[0] == skip) continue;
+        walk_node(st, u, &st->t1);
+    }
+}
+
+/* ORs the fast class's precomputed tokens whose end state fits the budget. */
+static void fast_or(hr_grammar_state *st, int cls, int i, int limit) {
+    const hr_grammar_vocab *v = st->v;
+    if (limit == NO_LIMIT) {
+        for (size_t w = 0; w < v->nwords; w++) st->bits[w] |= v->fast_a[cls][w];
+        return;
+    }
+    int base = g_thread_cost_sub(st->g, &st->cur, i, cls, 0); /* cost grows by the pending bytes */
+    for (int p = 0; p <= v->fast_maxp[cls]; p++) {
+        if (base + p > limit) {
+            st->dropped = true;
+            continue;
+        }
+        if (base + p > st->maxd) st->maxd = base + p;
+        const uint64_t *a = v->fast_p[cls][p];
+        for (size_t w = 0; w < v->nwords; w++) st->bits[w] |= a[w];
+    }
+}
+
 static void compute_mask(hr_grammar_state *st, int limit) {
     const hr_grammar *g = st->g;
     const hr_grammar_vocab *v = st->v;
@@ -305,40 +393,60 @@ static void compute_mask(hr_grammar_state *st, int limit) {
     for (int i = 0; i < st->cur.n; i++) {
         bool path_free;
         int cls = g_thread_fast_class(g, &st->cur, i, &path_free);
-        int ub = 0;
-        if (cls != FC_NONE && limit != NO_LIMIT) {
-            ub = g_thread_fast_ub(g, &st->cur, i, cls);
-            if (ub > limit) cls = FC_NONE;
+        int text_m = cls == FC_NONE && st->cur.n == 1 ? g_thread_text_match(g, &st->cur, 0) : -1;
+        if (text_m > 0) {
+            /* free text after a partial "<tool_call>": every token that does not
+             * start with the tag's next byte acts as from the base state */
+            uint8_t nextb = (uint8_t)g_tool_open_byte(text_m);
+            fast_or(st, FC_TEXT, i, limit);
+            fast_u_walk(st, FC_TEXT, i, nextb);
+            const v_node *root = &v->nodes[0];
+            for (int k = 0; k < root->nchild; k++) {
+                const v_node *ch = &v->nodes[root->child + k];
+                if (ch->byte != nextb) continue;
+                for (int32_t j = ch->tok0; j < ch->tok_end; j++) {
+                    int32_t id = v->sorted[j];
+                    st->bits[id >> 6] &= ~(1ull << (id & 63));
+                }
+                if (g_set_step(g, &st->cur, nextb, &st->walk[1]) > 0) walk_node(st, root->child + k, &st->walk[1]);
+            }
+            continue;
+        }
+        if (cls == FC_KEY && !path_free) {
+            /* key still on the declared-names trie: content tokens are fine within
+             * the bound; closing ones are stepped path by path */
+            if (limit != NO_LIMIT) {
+                int ub = g_thread_fast_ub(g, &st->cur, i, cls);
+                if (ub > limit) {
+                    g_set_add_thread(gen, &st->cur, i);
+                    continue;
+                }
+                if (ub > st->maxd) st->maxd = ub;
+            }
+            for (size_t w = 0; w < v->nwords; w++) st->bits[w] |= v->fast_a[cls][w];
+            for (int k = 0; k < v->n_u[cls]; k++) {
+                int32_t u = v->fast_u[cls][k];
+                const uint8_t *p = tbytes(v, v->nodes[u].rep);
+                int depth = v->nodes[u].depth;
+                st->t1.n = st->t1.used = 0;
+                if (g_thread_step(g, &st->cur, i, p[0], &st->t1) == 0) continue;
+                g_set *a1 = &st->t1, *b1 = &st->t2;
+                int j = 1;
+                for (; j < depth; j++) {
+                    if (g_set_step(g, a1, p[j], b1) == 0) break;
+                    g_set *x = a1;
+                    a1 = b1, b1 = x;
+                }
+                if (j == depth) walk_node(st, u, a1);
+            }
+            continue;
         }
         if (cls == FC_NONE) {
             g_set_add_thread(gen, &st->cur, i);
             continue;
         }
-        const uint64_t *a = v->fast_a[cls];
-        for (size_t w = 0; w < v->nwords; w++) st->bits[w] |= a[w];
-        if (limit != NO_LIMIT && ub > st->maxd) st->maxd = ub;
-        uint8_t close = cls == FC_TEXT ? '<' : '"';
-        if (path_free) {
-            st->t1.n = st->t1.used = 0;
-            if (g_thread_step(g, &st->cur, i, close, &st->t1) == 0) continue;
-            for (int k = 0; k < v->n_u[cls]; k++) walk_node(st, v->fast_u[cls][k], &st->t1);
-            continue;
-        }
-        for (int k = 0; k < v->n_u[cls]; k++) { /* key still on the declared-names trie */
-            int32_t u = v->fast_u[cls][k];
-            const uint8_t *p = tbytes(v, v->nodes[u].rep);
-            int depth = v->nodes[u].depth;
-            st->t1.n = st->t1.used = 0;
-            if (g_thread_step(g, &st->cur, i, p[0], &st->t1) == 0) continue;
-            g_set *a1 = &st->t1, *b1 = &st->t2;
-            int j = 1;
-            for (; j < depth; j++) {
-                if (g_set_step(g, a1, p[j], b1) == 0) break;
-                g_set *x = a1;
-                a1 = b1, b1 = x;
-            }
-            if (j == depth) walk_node(st, u, a1);
-        }
+        fast_or(st, cls, i, limit);
+        fast_u_walk(st, cls, i, -1);
     }
     if (gen->n) walk_node(st, 0, gen);
     if (g_set_complete(g, &st->cur))
