@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 
+#include <stdalign.h>
 #include <string.h>
 
 #include "engine/quant_impl.h"
@@ -96,9 +97,91 @@ static inline __attribute__((always_inline)) void dot_q6_K_z(const void *w, cons
 
 X86_MATMUL(q6_K_z)
 
+/* ---- one activation row, 32-block symmetric types (q8_0, q4_0, q5_0) -----
+ * Generation's matvec. The weight levels are taken unsigned (q + offset:
+ * q4_0 nibbles, q5_0 5-bit values, q8_0 bytes ^ 0x80) so vpdpbusd needs no
+ * sign juggling; the offset times the activation sums is subtracted by
+ * starting each block's accumulator at -offset * (sums of 4 levels), and
+ * the activation scales are converted to float, both once per call. */
+
+#define SYM1_MAX_BLOCKS 512 /* k up to 16384; longer rows use the shared kernel */
+
+typedef struct {
+    alignas(32) int32_t corr[SYM1_MAX_BLOCKS][8]; /* -offset * sums of 4 activation levels */
+    float dx[SYM1_MAX_BLOCKS];
+} sym1_act;
+
+static void sym1_prepare(const hr_block_q8_0 *x, int64_t nb, int offset, sym1_act *a)
+{
+    const __m256i off = _mm256_set1_epi8((char)offset);
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), off, _mm256_loadu_si256((const __m256i *)x[i].qs));
+        _mm256_store_si256((__m256i *)a->corr[i], _mm256_sub_epi32(_mm256_setzero_si256(), s));
+        a->dx[i] = x86_fp16(x[i].d);
+    }
+}
+
+X86_INLINE __m256i sym1_u_q8_0(const hr_block_q8_0 *b)
+{
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80));
+}
+X86_INLINE __m256i sym1_u_q4_0(const hr_block_q4_0 *b)
+{
+    return x86_nibbles32(b->qs);
+}
+X86_INLINE __m256i sym1_u_q5_0(const hr_block_q5_0 *b)
+{
+    uint32_t bits;
+    memcpy(&bits, b->qh, 4);
+    __m256i q = x86_nibbles32(b->qs);
+    return _mm256_mask_add_epi8(q, _cvtu32_mask32(bits), q, _mm256_set1_epi8(0x10));
+}
+
+#define SYM1_KERNEL(T, OFFSET)                                                                                   \
+    static float sym1_dot_##T(const hr_block_##T *a, const hr_block_q8_0 *x, const sym1_act *p, int64_t nb)      \
+    {                                                                                                            \
+        __m128 acc = _mm_setzero_ps();                                                                           \
+        int64_t i = 0;                                                                                           \
+        for (; i + 4 <= nb; i += 4) {                                                                            \
+            __m256i s[4];                                                                                        \
+            _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) s[u] =                                           \
+                _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)p->corr[i + u]), sym1_u_##T(&a[i + u]),  \
+                                    _mm256_loadu_si256((const __m256i *)x[i + u].qs));                           \
+            __m128 d = _mm_mul_ps(x86_fp16x4(a[i].d, a[i + 1].d, a[i + 2].d, a[i + 3].d), _mm_loadu_ps(p->dx + i)); \
+            acc = _mm_fmadd_ps(d, x86_reduce4(s[0], s[1], s[2], s[3]), acc);                                   \
+        }                                                                                                        \
+        float tail = 0.0f;                                                                                       \
+        for (; i < nb; i++) {                                                                                    \
+            __m256i t = _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)p->corr[i]), sym1_u_##T(&a[i]),   \
+                                            _mm256_loadu_si256((const __m256i *)x[i].qs));                       \
+            tail += x86_fp16(a[i].d) * p->dx[i] * (float)x86_hsum_i32(t);                                       \
+        }                                                                                                        \
+        return x86_hsum128(acc) + tail;                                                                          \
+    }                                                                                                            \
+    static void matmul_sym1_##T(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq,    \
+                                size_t xs, int n_batch, float *y, int64_t ldy)                                   \
+    {                                                                                                            \
+        int64_t nb = k / HR_QK;                                                                                  \
+        if (n_batch != 1 || nb > SYM1_MAX_BLOCKS) {                                                              \
+            matmul_##T(w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);                                               \
+            return;                                                                                              \
+        }                                                                                                        \
+        sym1_act p;                                                                                              \
+        sym1_prepare(xq, nb, OFFSET, &p);                                                                        \
+        for (int64_t r = r0; r < r1; r++)                                                                        \
+            y[r] = sym1_dot_##T((const hr_block_##T *)((const char *)w + (size_t)r * ws), xq, &p, nb);          \
+    }
+
+SYM1_KERNEL(q8_0, 128)
+SYM1_KERNEL(q4_0, 8)
+SYM1_KERNEL(q5_0, 16)
+
 void hr_quant_kernels_avx512(hr_quant_kernels *t)
 {
     t->name = "avx512";
     x86_fill_table(t);
     t->matmul[HR_TYPE_Q6_K] = matmul_q6_K_z;
+    t->matmul[HR_TYPE_Q8_0] = matmul_sym1_q8_0;
+    t->matmul[HR_TYPE_Q4_0] = matmul_sym1_q4_0;
+    t->matmul[HR_TYPE_Q5_0] = matmul_sym1_q5_0;
 }
