@@ -7,6 +7,7 @@
 
 #include <event2/buffer.h>
 
+#include "backend/embedded.h"
 #include "core/clock.h"
 #include "gateway/cascade.h"
 #include "gateway/internal.h"
@@ -130,6 +131,7 @@ void hr_handle_metrics(hr_worker *w, struct evhttp_request *req) {
         for (int i = 0; i < gw->n_backends[t]; i++)
             hr_buf_printf(&b, "hermes_backend_up{tier=\"%s\",backend=\"%d\"} %d\n", hr_tier_name(t), i,
                           hr_backend_is_live(gw->backends[t][i], now) ? 1 : 0);
+    hr_embedded_metrics_render(&b); /* hermes_engine_*: embedded engines, if any */
     if (gw->store)
         hr_buf_printf(&b, "# HELP hermes_log_rows_dropped_total Request-log rows dropped because the writer fell behind.\n"
                           "# TYPE hermes_log_rows_dropped_total counter\nhermes_log_rows_dropped_total %llu\n",

@@ -288,6 +288,8 @@ static void sink_error(hr_sink *s, const hr_backend_error *e) {
         } else {
             set_route_headers(r);
             stop_watch(r);
+            if (e->status == 429) /* a busy backend (embedded queue full): come back soon */
+                evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
             hr_send_json(r->req, e->status, hr_error_json(e->type, e->code, NULL, e->message));
         }
         r->req = NULL;

@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 #include <netdb.h>
 
+#include "backend/embedded.h"
 #include "core/log.h"
 #include "gateway/cascade.h"
 #include "gateway/internal.h"
@@ -138,7 +139,7 @@ static void worker_cleanup(hr_worker *w) {
     if (w->base) event_base_free(w->base);
 }
 
-static void build_backends(hr_gateway *gw) {
+static int build_backends(hr_gateway *gw, char *err, size_t errlen) {
     for (int t = 0; t < HR_TIER_MAX; t++) {
         hr_tier_config *tc = &gw->cfg->tiers[t];
         if (!tc->enabled) continue;
@@ -146,9 +147,12 @@ static void build_backends(hr_gateway *gw) {
             hr_backend_config *bc = &tc->backends[i];
             hr_backend *b = NULL;
             if (bc->type == HR_BACKEND_OPENAI) b = hr_upstream_create(gw->cfg, bc, t, (int)i);
+            else if (bc->type == HR_BACKEND_EMBEDDED && !(b = hr_embedded_create(gw->cfg, bc, t, (int)i, err, errlen)))
+                return -1;
             if (b) gw->backends[t][gw->n_backends[t]++] = b;
         }
     }
+    return 0;
 }
 
 hr_gateway *hr_gateway_create(hr_config *cfg, char *err, size_t errlen) {
@@ -157,18 +161,9 @@ hr_gateway *hr_gateway_create(hr_config *cfg, char *err, size_t errlen) {
     gw->port = cfg->port;
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
-    for (int t = 0; t < HR_TIER_MAX; t++) {
-        hr_tier_config *tc = &cfg->tiers[t];
-        for (size_t i = 0; tc->enabled && i < tc->n_backends; i++)
-            if (tc->backends[i].type == HR_BACKEND_EMBEDDED) {
-                snprintf(err, errlen, "tiers.%s.backends[%zu]: embedded backends are not available in this build yet",
-                         hr_tier_name(t), i);
-                goto fail;
-            }
-    }
     gw->router = hr_router_create(cfg, err, errlen);
     if (!gw->router) goto fail;
-    build_backends(gw);
+    if (build_backends(gw, err, errlen) < 0) goto fail;
     gw->metrics = hr_metrics_create();
     if (hr_router_cascades(gw->router)) gw->cascade_stats = hr_cascade_stats_create(cfg);
     if (cfg->log.enabled) {
