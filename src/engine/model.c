@@ -266,8 +266,11 @@ struct hr_ctx {
     const hr_model *m;
     int n_ctx, n_seq, n_batch, n_threads;
     hr_pool *pool;
-    uint8_t *kc, *vc; /* [n_seq][n_layer][n_head_kv][n_ctx][head_dim] of kv_type (f32 or f16):
-                         one head's keys are rows of a matrix the kernels can multiply */
+    /* KV cache of kv_type (f32 or f16), laid out so that attention is two
+     * kernel matmuls per head: keys  [n_seq][n_layer][n_head_kv][n_ctx][head_dim]
+     * (rows = positions), values transposed [n_seq][n_layer][n_head_kv][head_dim][n_ctx]
+     * (rows = dimensions, so P x V is a dot of each probability row with them). */
+    uint8_t *kc, *vc;
     int kv_type;
     size_t kv_elt;
     int *seq_len;
@@ -279,6 +282,7 @@ struct hr_ctx {
     size_t xq_cap;
     float *scores; /* per thread: [ATT_CHUNK * group][n_ctx] attention scores */
     uint8_t *qbuf; /* per thread: [ATT_CHUNK * group] query rows prepared for the K type */
+    float *obuf;   /* per thread: [ATT_CHUNK * group][head_dim] attention outputs */
     size_t qbuf_stride;
     float *logits; /* [n_batch][n_vocab] */
     int n_logits;
@@ -350,6 +354,7 @@ hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *pp, char *err, siz
     c->scores = hr_xmalloc((size_t)c->n_threads * ATT_CHUNK * group * (size_t)p.n_ctx * sizeof(float));
     c->qbuf_stride = hr_type_row_bytes(hr_vec_dot_type(c->kv_type), in->head_dim);
     c->qbuf = hr_xmalloc((size_t)c->n_threads * ATT_CHUNK * group * c->qbuf_stride);
+    c->obuf = hr_xmalloc((size_t)c->n_threads * ATT_CHUNK * group * (size_t)in->head_dim * sizeof(float));
     c->logits = hr_xmalloc(B * (size_t)in->n_vocab * sizeof(float));
     c->out_rows = hr_xmalloc(B * sizeof(int32_t));
     c->inv_freq = hr_xmalloc(half * sizeof(float));
@@ -380,6 +385,7 @@ void hr_ctx_free(hr_ctx *c) {
     for (int i = 0; i < 3; i++) free(c->xq[i]);
     free(c->scores);
     free(c->qbuf);
+    free(c->obuf);
     free(c->logits);
     free(c->out_rows);
     free(c->inv_freq);
@@ -549,53 +555,11 @@ typedef struct att_job {
     _Atomic int next;
 } att_job;
 
-/* Portable 4-wide float vectors (GCC/clang vector extensions, SSE2 in the
- * baseline x86-64 target) for attention's value sums, which a plain loop
- * cannot vectorize without -ffast-math. */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f v4_load(const float *p) {
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void axpy_f32(float *y, float a, const float *x, int n) {
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        v4f v = v4_load(y + i) + a * v4_load(x + i);
-        memcpy(y + i, &v, sizeof v);
-    }
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
-/* fp16 -> fp32 four at a time with integer ops (exact for normal numbers;
- * subnormals, below 6.1e-5, become zero, which attention cannot notice). */
-typedef uint32_t v4u __attribute__((vector_size(16)));
-
-static inline v4f h4_load(const uint16_t *p) {
-    v4u h = {p[0], p[1], p[2], p[3]};
-    v4u em = h & 0x7fff;
-    v4u bits = ((em << 13) + (112u << 23)) & (v4u)(em != 0);
-    bits |= (h & 0x8000) << 16;
-    v4f f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static inline void axpy_f16(float *y, float a, const uint16_t *x, int n) {
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        v4f v = v4_load(y + i) + a * h4_load(x + i);
-        memcpy(y + i, &v, sizeof v);
-    }
-    for (; i < n; i++) y[i] += a * hr_fp16_to_fp32(x[i]);
-}
-
 /* One work item = (unit, kv head). Scores for all query rows of the unit
  * (its tokens x the query heads sharing this KV head) come from one kernel
  * matmul against the head's keys; softmax applies the causal limit per row;
- * the value sum is done here (values are rows of the same layout). */
+ * the weighted value sums are kernel dot products with the transposed
+ * values. */
 static void att_worker(void *ud, int ith, int nth) {
     (void)nth;
     att_job *j = ud;
@@ -606,7 +570,6 @@ static void att_worker(void *ud, int ith, int nth) {
     size_t rows_max = (size_t)ATT_CHUNK * group;
     float *sc = c->scores + (size_t)ith * rows_max * c->n_ctx;
     uint8_t *qb = c->qbuf + (size_t)ith * rows_max * c->qbuf_stride;
-    bool f16 = c->kv_type == HR_TYPE_F16;
     int total = j->n_units * nkv;
     for (;;) {
         int w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
@@ -637,15 +600,18 @@ static void att_worker(void *ud, int ith, int nth) {
                     sum += srow[t];
                 }
                 float inv = 1.0f / sum;
-                float *out = c->att + (size_t)(u->b0 + i) * in->n_embd + (size_t)(kvh * group + g) * hd;
-                memset(out, 0, (size_t)hd * sizeof(float));
-                for (int t = 0; t < n; t++) {
-                    const uint8_t *vt = V + (size_t)t * hd * c->kv_elt;
-                    if (f16) axpy_f16(out, srow[t] * inv, (const uint16_t *)vt, hd);
-                    else axpy_f32(out, srow[t] * inv, (const float *)vt, hd);
-                }
+                for (int t = 0; t < n; t++) srow[t] *= inv;
+                for (int t = n; t < n_pos; t++) srow[t] = 0; /* later positions of this unit */
             }
         }
+        /* out[row][d] = P[row] . Vt[d]: the probability rows are f32
+         * activations, which is what f32/f16 weights take */
+        float *ob = c->obuf + (size_t)ith * rows_max * hd;
+        size_t vrow = (size_t)c->n_ctx * c->kv_elt;
+        for (int d = 0; d < hd; d++) hr_matmul_rows(c->kv_type, V + d * vrow, n_pos, 0, 1, sc, rows, ob + d, hd);
+        for (int i = 0; i < u->n; i++)
+            memcpy(c->att + (size_t)(u->b0 + i) * in->n_embd + (size_t)kvh * group * hd, ob + (size_t)i * group * hd,
+                   (size_t)group * hd * sizeof(float));
     }
 }
 
@@ -767,15 +733,18 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, siz
                 size_t off = ((((size_t)e->seq * in->n_layer + l) * in->n_head_kv + h) * c->n_ctx + e->pos) * hd;
                 const float *kb = c->k + (size_t)b * kv_dim + (size_t)h * hd;
                 const float *vb = c->v + (size_t)b * kv_dim + (size_t)h * hd;
+                /* values transposed: element i of this position at [i][pos] */
+                size_t voff = (((size_t)e->seq * in->n_layer + l) * in->n_head_kv + h) * (size_t)hd * c->n_ctx + e->pos;
                 if (c->kv_type == HR_TYPE_F16) {
-                    uint16_t *kd = (uint16_t *)(c->kc + off * 2), *vd = (uint16_t *)(c->vc + off * 2);
+                    uint16_t *kd = (uint16_t *)(c->kc + off * 2), *vd = (uint16_t *)c->vc + voff;
                     for (int i = 0; i < hd; i++) {
                         kd[i] = hr_fp32_to_fp16(kb[i]);
-                        vd[i] = hr_fp32_to_fp16(vb[i]);
+                        vd[(size_t)i * c->n_ctx] = hr_fp32_to_fp16(vb[i]);
                     }
                 } else {
+                    float *vd = (float *)c->vc + voff;
                     memcpy(c->kc + off * 4, kb, (size_t)hd * sizeof(float));
-                    memcpy(c->vc + off * 4, vb, (size_t)hd * sizeof(float));
+                    for (int i = 0; i < hd; i++) vd[(size_t)i * c->n_ctx] = vb[i];
                 }
             }
         }
