@@ -115,6 +115,31 @@ static int cmp_desc(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
+/* Moves the k best candidates to the front (unordered) with a min-heap of
+ * size k: O(n log k), so top-k over a 128k vocab does not sort it all. */
+static void heap_down(cand *h, int k, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < k && h[l].v < h[m].v) m = l;
+        if (r < k && h[r].v < h[m].v) m = r;
+        if (m == i) return;
+        cand t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int select_top(cand *c, int n, int k) {
+    for (int i = k / 2 - 1; i >= 0; i--) heap_down(c, k, i);
+    for (int i = k; i < n; i++)
+        if (c[i].v > c[0].v) {
+            c[0] = c[i];
+            heap_down(c, k, 0);
+        }
+    return k;
+}
+
 static void fill_logprobs(hr_sampler *s, const float *l, int32_t chosen, hr_sample_result *res) {
     int n = s->n_vocab;
     float mx = -INFINITY;
@@ -158,8 +183,8 @@ int32_t hr_sampler_sample(hr_sampler *s, const float *logits, hr_sample_result *
             float v = l[i] * invt;
             if (v >= top - CAND_WINDOW) s->cands[nc++] = (cand){i, v};
         }
+        if (p->top_k > 0 && p->top_k < nc) nc = select_top(s->cands, nc, p->top_k);
         qsort(s->cands, (size_t)nc, sizeof(cand), cmp_desc);
-        if (p->top_k > 0 && p->top_k < nc) nc = p->top_k;
         double sum = 0;
         for (int i = 0; i < nc; i++) {
             s->cands[i].v = expf(s->cands[i].v - top);

@@ -106,6 +106,35 @@ static void test_cutoffs(void **state) {
     hr_sampler_free(s);
 }
 
+/* top-k over a larger vocab (heap selection): only the k best are drawn,
+ * and all of them are. */
+static void test_top_k_large(void **state) {
+    (void)state;
+    enum { NV = 5000, K = 5 };
+    static float l[NV];
+    uint64_t r = 7;
+    for (int i = 0; i < NV; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        l[i] = (float)(r >> 40) / (float)(1 << 24); /* [0, 1) */
+    }
+    int best[K] = {1001, 2002, 3003, 4004, 4999};
+    for (int i = 0; i < K; i++) l[best[i]] = 1.5f + 0.01f * (float)i;
+    hr_sampler_params p = plain();
+    p.top_k = K;
+    hr_sampler *s = hr_sampler_create(&p, NV);
+    int seen[K] = {0};
+    for (int it = 0; it < 500; it++) {
+        int32_t t = hr_sampler_sample(s, l, NULL);
+        int found = -1;
+        for (int i = 0; i < K; i++)
+            if (t == best[i]) found = i;
+        if (found < 0) fail_msg("token %d is not among the top %d", t, K);
+        seen[found] = 1;
+    }
+    for (int i = 0; i < K; i++) assert_true(seen[i]);
+    hr_sampler_free(s);
+}
+
 static void test_penalties(void **state) {
     (void)state;
     float l[V] = {0};
@@ -241,7 +270,7 @@ static void test_stop_strings(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy),    cmocka_unit_test(test_seed_reproducible),
-        cmocka_unit_test(test_cutoffs),   cmocka_unit_test(test_penalties),
+        cmocka_unit_test(test_cutoffs),   cmocka_unit_test(test_top_k_large), cmocka_unit_test(test_penalties),
         cmocka_unit_test(test_mask_and_logprobs), cmocka_unit_test(test_stop_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
