@@ -301,7 +301,7 @@ static int32_t alts_node(cctx *c, const int32_t *alts, int n) {
     int32_t id = node_new(c, NK_ANYOF);
     if (id < 0) return -1;
     GROW(g->alts, g->n_alts, g->cap_alts, g->n_alts + n);
-    memcpy(g->alts + g->n_alts, alts, (size_t)n * sizeof *alts);
+    if (n) memcpy(g->alts + g->n_alts, alts, (size_t)n * sizeof *alts);
     g->nodes[id].alt0 = g->n_alts;
     g->nodes[id].nalts = n;
     g->n_alts += n;
@@ -834,7 +834,7 @@ static int finish(cctx *c) {
             int cnt = 0;
             flatten_alts(g, i, buf, &cnt, G_MAX_THREADS * 8, seen);
             GROW(g->alts, g->n_alts, g->cap_alts, g->n_alts + cnt);
-            memcpy(g->alts + g->n_alts, buf, (size_t)cnt * sizeof *buf);
+            if (cnt) memcpy(g->alts + g->n_alts, buf, (size_t)cnt * sizeof *buf);
             g->nodes[i].alt0 = g->n_alts;
             g->nodes[i].nalts = cnt;
             g->n_alts += cnt;
@@ -1244,6 +1244,7 @@ static int frame_step(const hr_grammar *g, g_thread *t, uint8_t c, int32_t *push
     }
     case NK_LITERAL: {
         int32_t ch = lit_find(g, (int32_t)f->a, c);
+        if (ch >= 0 && g->lnodes[ch].minrem >= G_INF) ch = -1; /* e.g. a tool whose arguments cannot be satisfied */
         if (ch < 0) return (g->lnodes[f->a].terminal && g->lnodes[f->a].succ < 0) ? R_POP : R_REJECT;
         f->a = (uint32_t)ch;
         const g_lnode *l = &g->lnodes[ch];
@@ -1360,6 +1361,7 @@ static int frame_step(const hr_grammar *g, g_thread *t, uint8_t c, int32_t *push
         case T_TEXT:
             if (c == (uint8_t)TOOL_OPEN[f->b]) f->b++;
             else f->b = c == '<';
+            if (f->b == TOOL_OPEN_LEN && g->nodes[n->call_body].minlen >= G_INF) f->b = 0; /* no usable tool */
             if (f->b == TOOL_OPEN_LEN) {
                 f->phase = T_AFTER;
                 f->b = 0;
@@ -1370,7 +1372,7 @@ static int frame_step(const hr_grammar *g, g_thread *t, uint8_t c, int32_t *push
             return R_OK;
         case T_EXPECT: case T_AFTER:
             if (f->phase == T_AFTER) WS_OR_REJECT(); /* a forced call starts right away */
-            if (c != '<') return R_REJECT;
+            if (c != '<' || g->nodes[n->call_full].minlen >= G_INF) return R_REJECT;
             if (f->phase == T_AFTER && (!n->parallel || f->a >= HR_GRAMMAR_MAX_CALLS)) return R_REJECT;
             f->phase = T_AFTER;
             f->a++;

@@ -325,8 +325,20 @@ static void test_tools(void **state) {
     REJECT(g, "x");
     hr_grammar_free(g);
 
-    cJSON *t = cJSON_Parse(TOOLS);
+    /* a tool whose arguments cannot be satisfied is never started */
+    cJSON *t = cJSON_Parse("[{\"type\":\"function\",\"function\":{\"name\":\"ok\"}},"
+                           "{\"type\":\"function\",\"function\":{\"name\":\"bad\",\"parameters\":{\"type\":\"object\","
+                           "\"required\":[\"x\"],\"additionalProperties\":false}}}]");
     char err[256];
+    g = hr_grammar_from_tools(t, HR_GRAMMAR_TOOLS_AUTO, NULL, false, err, sizeof err);
+    assert_non_null(g);
+    ACCEPT(g, "<tool_call>\n{\"name\": \"ok\", \"arguments\": {}}\n</tool_call>");
+    REJECT(g, "<tool_call>\n{\"name\": \"b");
+    hr_grammar_free(g);
+    assert_null(hr_grammar_from_tools(t, HR_GRAMMAR_TOOLS_REQUIRED, "bad", false, err, sizeof err));
+    assert_non_null(strstr(err, "cannot be satisfied"));
+    cJSON_Delete(t);
+    t = cJSON_Parse(TOOLS);
     assert_null(hr_grammar_from_tools(t, HR_GRAMMAR_TOOLS_AUTO, "nope", false, err, sizeof err));
     assert_non_null(strstr(err, "unknown function 'nope'"));
     cJSON_Delete(t);

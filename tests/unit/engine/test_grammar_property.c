@@ -640,6 +640,53 @@ static void test_property_tools(void **state) {
     hr_tokenizer_free(t);
 }
 
+/* Masks equal brute force in the states the fast paths special-case, under
+ * no budget, a loose one and a tight one. */
+static void test_mask_special_states(void **state) {
+    (void)state;
+    hr_tokenizer *t = load_vocab("tokenizers/llama-vocab/ggml-vocab-gpt-2.gguf");
+    hr_grammar_vocab *v = hr_grammar_vocab_create(t);
+    char err[256];
+    cJSON *tools = cJSON_Parse("[{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"parameters\":"
+                               "{\"type\":\"object\",\"properties\":{\"tz\":{\"type\":\"string\"}}}}}]");
+    hr_grammar *gt = hr_grammar_from_tools(tools, HR_GRAMMAR_TOOLS_AUTO, NULL, true, err, sizeof err);
+    hr_grammar *gs = hr_grammar_from_schema(
+        "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"names\":{\"type\":\"array\"},"
+        "\"n\":{\"type\":\"number\"}},\"required\":[\"n\"]}", err, sizeof err);
+    hr_grammar *gc = hr_grammar_from_schema(
+        "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"id\":{\"type\":\"integer\"}},"
+        "\"additionalProperties\":false}", err, sizeof err);
+    assert_non_null(gt);
+    assert_non_null(gs);
+    assert_non_null(gc);
+    static const struct { int g; const char *prefix; } cases[] = {
+        {0, ""}, {0, "Hi <"}, {0, "Hi <tool"}, {0, "<tool_call"}, {0, "<<"}, {0, "a <tool_call>\n{\"name\": \"get_time\", "},
+        {0, "<tool_call>{\"name\":\"get_time\",\"arguments\":{\"tz\":\"\\u00"}, {0, "<tool_call>{\"name\":\"get_time\",\"arguments\":{}}</tool_call>"},
+        {1, "{\""}, {1, "{\"na"}, {1, "{\"name"}, {1, "{\"zz"}, {1, "{\"zz\xc3"}, {1, "{\"n\": 1, \""},
+        {1, "{\"name\": \"\xe2\x82"}, {1, "{\"name\": \"\\"}, {1, "{\"name\": \"x\\u"}, {1, "{\"n\": 12"}, {1, "{\"n\": 1.5e"},
+        {1, "{\"n\": 1, \"names\": [\"a\", {\"b"}, {2, "{\""}, {2, "{\"na"}, {2, "{\"name\":\"x\","}, {2, "{\"id\": -"},
+    };
+    const hr_grammar *gg[3] = {gt, gs, gc};
+    static const int budgets[] = {0, 200, 12, 4, 1};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
+            const hr_grammar *g = gg[cases[i].g];
+            int bud = budgets[b] && budgets[b] < hr_grammar_min_bytes(g) ? hr_grammar_min_bytes(g) : budgets[b];
+            hr_grammar_state *st = hr_grammar_state_create(g, v, bud, err, sizeof err);
+            assert_non_null(st);
+            if (hr_grammar_accept_bytes(st, cases[i].prefix, strlen(cases[i].prefix)) != 0) fail_msg("prefix %s", cases[i].prefix);
+            check_mask_bruteforce(st, t);
+            check_mask_bruteforce(st, t); /* again: from the cache */
+            hr_grammar_state_free(st);
+        }
+    hr_grammar_free(gt);
+    hr_grammar_free(gs);
+    hr_grammar_free(gc);
+    cJSON_Delete(tools);
+    hr_grammar_vocab_free(v);
+    hr_tokenizer_free(t);
+}
+
 /* A random-weight synthetic llama (tiny shape, its SentencePiece-style vocab
  * with byte tokens) sampling through hr_sampler with the grammar mask hook. */
 static void test_synthetic_model(void **state) {
@@ -725,6 +772,7 @@ static void test_synthetic_model(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mask_special_states),
         cmocka_unit_test(test_json_object_masks), cmocka_unit_test(test_property_gpt2),
         cmocka_unit_test(test_property_llama_spm), cmocka_unit_test(test_property_tools),
         cmocka_unit_test(test_synthetic_model),
