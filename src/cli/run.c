@@ -159,7 +159,7 @@ int hr_cmd_run(int argc, char **argv) {
     bool stopped = false;
     for (int i = 0; rc == 0 && i < n_predict && !stopped; i++) {
         hr_sample_result res;
-        int32_t t = hr_sampler_sample(s, hr_ctx_logits(c, 0), &res);
+        int32_t t = hr_sampler_sample(s, hr_ctx_logits(c, 0), logprobs > 0 ? &res : NULL); /* NULL: skip the softmax over the vocab */
         if (t < 0) break;
         n_gen++;
         if (tok && hr_tokenizer_is_eog(tok, t)) break;
