@@ -76,6 +76,9 @@ typedef struct hr_ctx_params {
 } hr_ctx_params;
 
 hr_ctx_params hr_ctx_default_params(void);
+/* Limits: n_ctx <= 1M, n_seq <= 1024, n_batch <= 8192, KV cache <= 64 GiB.
+ * The KV cache is allocated up front but its pages are only touched as
+ * positions fill, so resident memory follows actual use. */
 hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *p, char *err, size_t errsz);
 void hr_ctx_free(hr_ctx *c); /* NULL ok */
 int hr_ctx_n_ctx(const hr_ctx *c);
@@ -147,7 +150,8 @@ void hr_sampler_set_mask(hr_sampler *s, hr_token_mask_fn fn, void *ud);
 void hr_sampler_accept(hr_sampler *s, int32_t token);
 /* Picks a token from logits (n_vocab floats, not modified); the chosen token
  * is accepted automatically. Returns the token id, or -1 if the mask allowed
- * nothing. res may be NULL. */
+ * nothing. res may be NULL, which skips the softmax over the whole vocabulary
+ * that logprobs need. */
 int32_t hr_sampler_sample(hr_sampler *s, const float *logits, hr_sample_result *res);
 void hr_sampler_reset(hr_sampler *s); /* clears history, reseeds */
 
