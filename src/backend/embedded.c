@@ -558,7 +558,7 @@ static const hr_backend_vtbl embedded_vtbl = {"embedded", emb_submit, emb_cancel
 
 hr_backend *hr_embedded_create(const hr_config *cfg, const hr_backend_config *bc, int tier, int index, char *err,
                                size_t errlen) {
-    emb_engine_params p = {bc->threads, bc->context, bc->parallel, 0, bc->chat_template};
+    emb_engine_params p = {bc->threads, bc->context, bc->parallel, bc->queue, bc->chat_template};
     char lerr[600];
     emb_engine *e = emb_engine_get(bc->model, &p, lerr, sizeof lerr);
     if (!e) {

@@ -155,6 +155,7 @@ static void job_sample(emb_engine *e, emb_job *j, const float *logits) {
     }
     if (j->gstate) hr_grammar_accept(j->gstate, t);
     j->n_gen++;
+    atomic_fetch_add(&e->gen_tokens, 1);
     const char *out;
     size_t out_len;
     if (hr_tokenizer_is_eog(e->tok, t)) {
@@ -248,7 +249,6 @@ static bool sched_step(emb_engine *e) {
     atomic_fetch_add(&e->prompt_ns, dt * (uint64_t)n_pre / (uint64_t)n);
     atomic_fetch_add(&e->gen_ns, dt * (uint64_t)n_dec / (uint64_t)n);
     atomic_fetch_add(&e->prompt_tokens, (uint64_t)n_pre);
-    atomic_fetch_add(&e->gen_tokens, (uint64_t)n_dec);
     if (rows < 0) {
         hr_error("embedded %s: decode failed: %s", e->name, err);
         for (int s = 0; s < e->n_seq; s++) {

@@ -226,6 +226,7 @@ static int backend_pair(ctx *c, const char *key, node *v, const char *path, void
     if (!strcmp(key, "context")) return get_int(c, v, path, 0, 1 << 20, &b->context);
     if (!strcmp(key, "parallel")) return get_int(c, v, path, 1, 256, &b->parallel);
     if (!strcmp(key, "chat_template")) return get_string(c, v, path, &b->chat_template);
+    if (!strcmp(key, "queue")) return get_int(c, v, path, 0, 1 << 16, &b->queue);
     return 1;
 }
 

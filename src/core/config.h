@@ -30,7 +30,8 @@ typedef struct hr_backend_config {
     int threads;     /* 0 = number of cores */
     int context;     /* 0 = from the GGUF */
     int parallel;    /* concurrent sequences (KV slots) */
-    char *chat_template; /* NULL = from the GGUF; "chatml" | "llama3" */
+    char *chat_template; /* NULL = from the GGUF; "chatml" | "llama3" | "plain" */
+    int queue;       /* requests that may wait for a slot (0 = 8 per slot); past it: 429 */
 } hr_backend_config;
 
 typedef struct hr_tier_config {
