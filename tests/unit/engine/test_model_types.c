@@ -100,6 +100,15 @@ static void run_case(const tcase *tc) {
     unlink(path);
 }
 
+static int fill_zero(void *ud, int64_t idx, const char *name, void *buf, size_t n) {
+    (void)ud;
+    (void)idx;
+    (void)name;
+    (void)buf;
+    (void)n;
+    return 0; /* the writer hands out zeroed buffers */
+}
+
 static void test_types(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
@@ -118,7 +127,40 @@ static void test_synth_errors(void **state) {
     assert_non_null(strstr(err, "unknown type"));
 }
 
+/* A hand-built llama GGUF with one defect at a time: the loader names it. */
+static const char *load_error(int variant, char *err, size_t errsz) {
+    char path[] = "/tmp/hr_badmodel_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    hr_gguf_writer *w = hr_gguf_writer_create();
+    hr_gguf_writer_set_str(w, "general.architecture", "llama");
+    hr_gguf_writer_set_u32(w, "llama.embedding_length", 256);
+    hr_gguf_writer_set_u32(w, "llama.block_count", 1);
+    hr_gguf_writer_set_u32(w, "llama.feed_forward_length", 512);
+    hr_gguf_writer_set_u32(w, "llama.attention.head_count", variant == 1 ? 0 : 4);
+    int64_t emb[2] = {256, 300}, norm[1] = {variant == 2 ? 128 : 256};
+    hr_gguf_writer_add_tensor(w, "token_embd.weight", variant == 3 ? 16 /* iq2_xxs */ : 8, 2, emb, NULL);
+    if (variant != 4) hr_gguf_writer_add_tensor(w, "output_norm.weight", 0, 1, norm, NULL);
+    assert_int_equal(hr_gguf_writer_write(w, path, fill_zero, NULL, err, errsz), 0);
+    hr_gguf_writer_free(w);
+    hr_model *m = hr_model_load(path, err, errsz);
+    assert_null(m);
+    unlink(path);
+    return err;
+}
+
+static void test_load_errors(void **state) {
+    (void)state;
+    char err[256];
+    assert_non_null(strstr(load_error(1, err, sizeof err), "invalid hyperparameters"));
+    assert_non_null(strstr(load_error(2, err, sizeof err), "tensor 'output_norm.weight' has shape [128, 1], expected [256, 1]"));
+    assert_non_null(strstr(load_error(3, err, sizeof err), "cannot compute"));
+    assert_non_null(strstr(load_error(4, err, sizeof err), "missing tensor 'output_norm.weight'"));
+    assert_non_null(strstr(load_error(0, err, sizeof err), "missing tensor 'blk.0.attn_norm.weight'"));
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_types), cmocka_unit_test(test_synth_errors)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_types), cmocka_unit_test(test_synth_errors),
+                                       cmocka_unit_test(test_load_errors)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
