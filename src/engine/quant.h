@@ -82,9 +82,11 @@ uint16_t hr_fp32_to_fp16(float f);
 float hr_bf16_to_fp32(uint16_t h);
 uint16_t hr_fp32_to_bf16(float f);
 
-/* Which SIMD level is in use: "scalar", "avx2", "avx512" (for logs/bench).
- * Chosen once from CPUID; HR_SIMD=scalar|avx2|avx512 in the environment forces
- * a lower level (a level the CPU lacks is refused with a warning). */
+/* Which SIMD level is in use: "scalar", "avx2", "avx512", "amx" (for
+ * logs/bench). Chosen once from CPUID (amx also needs the kernel to grant
+ * this process AMX tile state); HR_SIMD=scalar|avx2|avx512|amx in the
+ * environment forces a lower level (a level the CPU lacks is refused with a
+ * warning). */
 const char *hr_simd_level(void);
 /* Switches to a level at run time (tests and benchmarks only: not while other
  * threads are computing). Returns 0, or -1 if the name is unknown or the CPU

@@ -1,6 +1,6 @@
 /* AMX level: AMX-TILE + AMX-INT8 on top of the AVX-512/VNNI level.
  *
- * Batched matmuls (n_batch >= AMX_MIN_BATCH: prompt processing) run on the
+ * Batched matmuls (n_batch >= 8, K types >= 16: prompt processing) run on the
  * tile unit; smaller batches and matvecs (generation, memory bound) use the
  * AVX-512 kernels. Every integer sub-block dot is exact (TDPBSSD, s8 x s8 ->
  * s32), so results differ from the reference only in float rounding order.
@@ -39,7 +39,11 @@
 #define AMX_GROUP 4     /* row tiles sharing one activation-side preparation */
 #define AMX_KC 512      /* K elements per segment */
 #define AMX_MAX_SB 32   /* sub-blocks per segment (AMX_KC / 16) */
-#define AMX_MIN_BATCH 8 /* smaller batches use the AVX-512 kernels */
+/* Smaller batches use the AVX-512 kernels (measured crossover: 8 activation
+ * rows for the 32-block types, 16 for the K types, whose AVX-512 kernels are
+ * faster and whose tiles need more scaling work). */
+#define AMX_MIN_BATCH 8
+#define AMX_MIN_BATCH_K 16
 
 #define AMX_INLINE static inline __attribute__((always_inline))
 
@@ -521,7 +525,7 @@ static hr_matmul_fn amx_below[HR_TYPE_COUNT]; /* the AVX-512 kernels, for small 
     static void matmul_amx_##T(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq,    \
                                size_t xs, int n_batch, float *y, int64_t ldy)                                  \
     {                                                                                                           \
-        if (n_batch < AMX_MIN_BATCH || r1 <= r0)                                                                \
+        if (n_batch < (HR_TYPE_##AT == HR_TYPE_Q8_K ? AMX_MIN_BATCH_K : AMX_MIN_BATCH) || r1 <= r0)           \
             amx_below[HR_TYPE_##T](w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);                                  \
         else                                                                                                    \
             amx_matmul(&amx_##T, w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);                                    \

@@ -499,7 +499,7 @@ static void check_fast_vs_ref(const char *level, int wtype, int64_t k)
 static void check_fast_vs_ref_batched(const char *level, int wtype)
 {
     static const int64_t ranges[][2] = {{0, 83}, {5, 70}, {16, 32}, {64, 65}};
-    static const int nbs[] = {16, 9, 33};
+    static const int nbs[] = {16, 9, 33, 17};
     int64_t k = hr_type_get(wtype)->block_size == 256 ? 1280 : 1120;
     check_fast_vs_ref_shape(level, wtype, k, 83, ranges, 4, nbs, 3);
 }
