@@ -667,7 +667,7 @@ static void test_mask_special_states(void **state) {
         {1, "{\"n\": 1, \"names\": [\"a\", {\"b"}, {2, "{\""}, {2, "{\"na"}, {2, "{\"name\":\"x\","}, {2, "{\"id\": -"},
     };
     const hr_grammar *gg[3] = {gt, gs, gc};
-    static const int budgets[] = {0, 200, 12, 4, 1};
+    static const int budgets[] = {0, 12, 3};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
             const hr_grammar *g = gg[cases[i].g];
@@ -676,7 +676,7 @@ static void test_mask_special_states(void **state) {
             assert_non_null(st);
             if (hr_grammar_accept_bytes(st, cases[i].prefix, strlen(cases[i].prefix)) != 0) fail_msg("prefix %s", cases[i].prefix);
             check_mask_bruteforce(st, t);
-            check_mask_bruteforce(st, t); /* again: from the cache */
+            if (b == 0) check_mask_bruteforce(st, t); /* again: from the cache */
             hr_grammar_state_free(st);
         }
     hr_grammar_free(gt);
