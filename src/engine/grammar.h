@@ -18,7 +18,7 @@
  *   id = hr_sampler_sample(s, logits, NULL);             masks, then samples
  *   hr_grammar_accept(state, id);                        advance the grammar
  *   stop when hr_grammar_ended(state) (an end-of-generation token was taken)
- *   or when max_tokens is reached: the output is then complete already. */
+ *   or when max_tokens is reached: the output is then complete already.
  *
  * The grammar works on BYTES: it is a pushdown automaton (a set of stacks,
  * one per live anyOf alternative) that accepts exactly the byte strings that
