@@ -79,7 +79,7 @@
  * an object key still matching declared names in the last few tokens of
  * the budget (a full walk, about 5 ms). The budget check assumes a
  * single-byte token exists for every byte the completion needs. Nesting
- * deeper than 64 frames is refused (objects/arrays there are not started). */
+ * deeper than 64 frames is refused (objects/arrays there are not started).
  *
  * Errors: constructors return NULL and write a one-line message into err
  * (when err != NULL). Out of memory aborts (core/buf.h policy).
