@@ -23,6 +23,7 @@ static const command commands[] = {
     {"calibrate", hr_cmd_calibrate, "choose the classifier threshold for a target mix"},
     {"label", hr_cmd_label, "export prompts for labelling / import labels"},
     {"cost", hr_cmd_cost, "estimated monthly cost: routed mix vs. one tier"},
+    {"pull", hr_cmd_pull, "download a GGUF model (catalogue name or URL) into the models folder"},
 };
 
 static void usage(FILE *f) {

@@ -16,5 +16,6 @@ int hr_cmd_eval(int argc, char **argv);      /* cli/eval.c: evaluate routers */
 int hr_cmd_calibrate(int argc, char **argv); /* cli/calibrate.c */
 int hr_cmd_label(int argc, char **argv);     /* cli/label.c */
 int hr_cmd_cost(int argc, char **argv);      /* cli/cost.c: cost model */
+int hr_cmd_pull(int argc, char **argv);      /* cli/pull.c: download a GGUF into the models folder */
 
 #endif
