@@ -9,9 +9,10 @@ shared=${HR_SHARED:-../shared}
 mkdir -p "$out/corpus"
 # the kernels (not under test here) are built with gcc, uninstrumented
 kobjs=""
-for f in quant quant_ref quant_avx2 quant_avx512 membw; do
-    gcc -std=gnu11 -O2 -Isrc -c "src/engine/$f.c" -o "$out/$f.o"
-    kobjs="$kobjs $out/$f.o"
+for f in src/engine/quant*.c src/engine/membw*.c; do
+    o="$out/$(basename "$f" .c).o"
+    gcc -std=gnu11 -O2 -Isrc -c "$f" -o "$o"
+    kobjs="$kobjs $o"
 done
 srcs="tests/fuzz/fuzz_gguf.c src/engine/gguf.c src/engine/gguf_write.c src/engine/model.c
       src/engine/threadpool.c src/core/buf.c src/core/log.c"
