@@ -199,7 +199,7 @@ static void human(double b, char *out, size_t cap) {
 
 static int on_progress(void *ud, curl_off_t total, curl_off_t now, curl_off_t ut, curl_off_t un) {
     dl *d = ud;
-    if (!d->progress) return 0;
+    if (!d->progress || (now == 0 && total == 0)) return 0;
     uint64_t t = hr_now_ns();
     if (t - d->last_draw < 200000000ull && (total == 0 || now < total)) return 0;
     d->last_draw = t;

@@ -283,7 +283,55 @@ def test_metrics_and_models():
     assert s == 200, t
 
 
-for fn in (test_prefix_reuse_same_tokens, test_non_streaming, test_streaming_matches_non_streaming,
+def serve_default(env_extra):
+    """`hermes-router serve` with no config at all, from an empty folder."""
+    from harness import free_port
+    cwd = __import__("tempfile").mkdtemp(prefix="hr-emb-default-")
+    env = {k: v for k, v in os.environ.items() if k not in ("HERMES_ROUTER_CONFIG", "HERMES_ROUTER_MODEL")}
+    env.update({"HERMES_ROUTER_MODELS": os.path.join(cwd, "models"), "HERMES_ROUTER_NO_PULL": "1"})
+    env.update(env_extra)
+    port = free_port()
+    log = open(os.path.join(cwd, "stderr.txt"), "w+")
+    p = subprocess.Popen([BIN, "serve", "--port", str(port), "--threads", "1"], cwd=cwd, env=env, stdout=log,
+                         stderr=subprocess.STDOUT)
+    import http.client
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("POST", "/v1/chat/completions", body=json.dumps(
+                {"messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 8}),
+                headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            body = json.loads(r.read())
+            break
+        except OSError:
+            assert p.poll() is None, open(log.name).read()
+            time.sleep(0.1)
+    p.terminate()
+    rc = p.wait(10)
+    log.seek(0)
+    return r.status, body, log.read(), rc
+
+
+def test_default_config_local_model():
+    env = {"HR_SHARED": SHARED}
+    status, body, out, rc = serve_default(env)
+    assert status == 200 and body["usage"]["completion_tokens"] == 8, (body, out)
+    assert "starting with the small local model" in out and "stories260K.gguf" in out, out
+    assert "tier small" in out and "tier medium" in out and "model stories260K:" in out, out
+    assert "context 2048 x 4 slots" in out and "router: rules" in out, out
+    assert rc == 0, out
+
+
+def test_default_config_model_from_env():
+    status, body, out, rc = serve_default({"HERMES_ROUTER_MODEL": TINY})
+    assert status == 200 and body["model"] == "tiny", (body, out)
+    assert "starting with" not in out and "model tiny:" in out, out
+    assert rc == 0, out
+
+
+for fn in (test_default_config_local_model, test_default_config_model_from_env, test_prefix_reuse_same_tokens, test_non_streaming, test_streaming_matches_non_streaming,
            test_stop_strings_and_logprobs, test_seed_determinism, test_concurrent_more_than_slots,
            test_context_overflow, test_sampling_field_errors, test_json_mode_is_valid_json,
            test_queue_bound_and_disconnect, test_metrics_and_models):
