@@ -45,6 +45,7 @@ typedef struct gw_req {
     bool fallback;
     bool streaming;               /* SSE headers sent */
     bool finished;
+    bool in_submit;               /* inside backend submit: finish() does not free r */
     char id[40];
     char model[160];
     char reason[256];
@@ -56,6 +57,7 @@ typedef struct gw_req {
 } gw_req;
 
 static void finish(gw_req *r, int status, const char *error);
+static void req_free(gw_req *r);
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -270,7 +272,7 @@ static void sink_error(hr_sink *s, const hr_backend_error *e) {
         atomic_store(&r->backend->down_until_ms, until);
         atomic_fetch_add(&r->backend->failures, 1);
         hr_warn("%s: %s; marked down for %d s", r->id, e->message, BACKEND_DOWN_MS / 1000);
-        if (r->req && !r->streaming && r->attempts < MAX_ATTEMPTS) {
+        if (r->req && !r->streaming && r->attempts < MAX_ATTEMPTS && !r->in_submit) {
             attempt(r, r->backend);
             return;
         }
@@ -400,7 +402,16 @@ static void attempt(gw_req *r, hr_backend *avoid) {
         snprintf(r->reason + l, sizeof r->reason - l, "; fallback from %s: no live backend", hr_tier_name(from));
     }
     r->backend = b;
-    r->call = b->vt->submit(b, r->w->loop, &r->chat, &r->sink);
+    /* submit may answer synchronously (sink->error: a 400 from the backend's
+     * own checks, a 429); finish() then leaves freeing r to us */
+    r->in_submit = true;
+    hr_call *call = b->vt->submit(b, r->w->loop, &r->chat, &r->sink);
+    r->in_submit = false;
+    if (r->finished) {
+        req_free(r);
+        return;
+    }
+    r->call = call;
 }
 
 static void finish(gw_req *r, int status, const char *error) {
@@ -455,6 +466,10 @@ static void finish(gw_req *r, int status, const char *error) {
     free(attempts);
     free(r->cinfo);
     if (status >= 500) hr_warn("%s: %d %s", r->id, status, error ? error : "");
+    if (!r->in_submit) req_free(r);
+}
+
+static void req_free(gw_req *r) {
     hr_route_decision_clear(&r->d);
     hr_chat_request_free(&r->chat);
     free(r);
