@@ -90,7 +90,7 @@ hr_config *hr_config_default(void) {
     c->ui = true;
     c->strategy = hr_xstrdup("rules");
     hr_config_set_rule_defaults(&c->rules);
-    c->classifier.threshold = 0.6;
+    c->classifier.threshold = 0; /* 0: the threshold stored with the model (train/calibrate) */
     c->classifier.dim = 4096;
     hr_config_set_cascade_defaults(&c->cascade);
     c->log.enabled = true;

@@ -384,6 +384,28 @@ static void test_strategy_in_router(void **state) {
     hr_router_free(r);
     hr_router_free(r2);
 
+    /* threshold 0 in the config: the model's own (stored by train/calibrate) */
+    hr_classifier *withthr = hr_classifier_load(path, err, sizeof err);
+    assert_non_null(withthr);
+    hr_classifier_set_threshold(withthr, 0.37);
+    assert_int_equal(hr_classifier_save(withthr, path, err, sizeof err), 0);
+    hr_classifier_free(withthr);
+    cfg->classifier.threshold = 0;
+    r = hr_router_create(cfg, err, sizeof err);
+    assert_non_null(r);
+    {
+        hr_chat_request req;
+        memset(&req, 0, sizeof req);
+        hr_chat_request_from_prompt(cases[0].prompt, &req);
+        hr_route_decision d;
+        assert_int_equal(hr_router_decide(r, &req, true, &d), 0);
+        assert_non_null(strstr(d.reason, "0.37"));
+        assert_float_equal(cJSON_GetObjectItem(d.features, "threshold")->valuedouble, 0.37, 1e-9);
+        hr_route_decision_clear(&d);
+        hr_chat_request_free(&req);
+    }
+    hr_router_free(r);
+
     /* a missing model fails create() with the path in the message */
     free(cfg->classifier.model);
     path_in_tmp(path, sizeof path, "nope.ubj");
