@@ -3,7 +3,7 @@
  * strong-model calls).
  *
  *   hermes-router calibrate --data F --model M [--target-large 0.05]
- *       [--target-medium 0.35] [--target-cost 0.3] [--split all|heldout]
+ *       [--target-medium 0.35] [--target-cost 0.3] [--split all|heldout] [--write]
  *
  * With several targets the threshold minimises the sum of squared misses
  * (one knob cannot hit two shares exactly). Prints the threshold, the mix it
@@ -21,17 +21,24 @@ static void usage(FILE *f) {
                "  --target-medium X   wanted share of medium-tier calls (0..1)\n"
                "  --target-cost X     wanted cost relative to all-large (0..1)\n"
                "  --split S           all (default) | heldout (rows the model did not train on)\n"
+               "  --write             store the threshold in MODEL.meta.json (the default when the\n"
+               "                      config's router.classifier.threshold is 0)\n"
                "At least one target is required.\n");
 }
 
 int hr_cmd_calibrate(int argc, char **argv) {
     const char *data = NULL, *model = NULL, *split_name = "all";
     hr_calibrate_target t = {-1, -1, -1};
+    bool write = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
+        }
+        if (!strcmp(a, "--write")) {
+            write = true;
+            continue;
         }
         double *num = !strcmp(a, "--target-large")    ? &t.large_share
                       : !strcmp(a, "--target-medium") ? &t.medium_share
@@ -102,6 +109,16 @@ int hr_cmd_calibrate(int argc, char **argv) {
                thr, 100 * m.share[0], 100 * m.share[1], 100 * m.share[2], m.cost, m.quality, m.pgr);
         printf("config: router: { classifier: { model: %s, threshold: %.4f } }\n", model, thr);
         rc = 0;
+        if (write) {
+            hr_classifier_set_threshold(c, thr);
+            if (hr_classifier_save(c, model, err, sizeof err) < 0) {
+                fprintf(stderr, "hermes-router calibrate: %s\n", err);
+                rc = 1;
+            } else {
+                printf("stored as the default threshold in %s.meta.json (used when the config's threshold is 0)\n",
+                       model);
+            }
+        }
     }
     free(probs);
     free(rows);

@@ -80,6 +80,11 @@ def main():
         m = re.search(r"large ([0-9.]+)%", out)
         check(m and abs(float(m.group(1)) - 33.3) < 2, f"calibrated large share: {out}")
         check("threshold:" in out, "calibrate prints the config line")
+        rc, out, err = run("calibrate", "--data", data, "--model", model, "--target-cost", "0.2", "--write")
+        m = re.search(r"threshold ([0-9.]+) ->", out)
+        check(rc == 0 and m, f"calibrate --write: {out} {err}")
+        meta = json.load(open(model + ".meta.json"))
+        check(abs(meta["threshold"] - float(m.group(1))) < 1e-4, "calibrate --write stores the threshold")
 
         # two folds: each model holds out one half; eval joins them into every row
         folds = []
