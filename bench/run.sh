@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # make bench: runs every benchmark and rewrites docs/BENCHMARKS.md.
 #   bench/run.sh BUILD_DIR [section ...]
-# Sections: gateway router classifier store tokenizer kernels engine grammar
+# Sections: gateway router classifier store tokenizer kernels engine grammar embedded
 # (default: all). Each section is a separate program or script printing
 # markdown; a section that fails is reported as such, the rest still run.
 set -uo pipefail
 BUILD=${1:-build}
 shift || true
-SECTIONS=${*:-gateway router classifier store tokenizer kernels grammar engine}
+SECTIONS=${*:-gateway router classifier store tokenizer kernels grammar engine embedded}
 cd "$(dirname "$0")/.."
 OUT=docs/BENCHMARKS.md
 tmp=$(mktemp -d)
@@ -43,6 +43,7 @@ for s in $SECTIONS; do
     kernels)    run kernels "$BUILD/bench_kernels" ;;
     grammar)    [ -x "$BUILD/bench_grammar" ] && run grammar "$BUILD/bench_grammar" ;;
     engine)     [ -x bench/engine.sh ] && run engine bench/engine.sh "$BUILD" ;;
+    embedded)   run embedded bench/embedded.sh "$BUILD" ;;
     *) echo "unknown section $s" >&2 ;;
   esac
 done
