@@ -3,6 +3,7 @@
  * hitting a target share; the strategy through hr_router_decide with a tiny
  * trained model. Small models (few trees, few hundred rows) keep it fast. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -421,6 +422,69 @@ static void test_strategy_in_router(void **state) {
     hr_route_dataset_free(&ds);
 }
 
+/* decide() from several threads at once on one router gives the same
+ * probabilities as one thread (predictions are serialised per model). */
+typedef struct conc_arg {
+    hr_router *r;
+    const hr_route_dataset *ds;
+    const float *expect; /* 3 per row */
+    int mismatches;
+} conc_arg;
+
+static void *conc_worker(void *p) {
+    conc_arg *a = p;
+    for (int rep = 0; rep < 3; rep++)
+        for (size_t i = 0; i < a->ds->n; i++) {
+            hr_chat_request req;
+            memset(&req, 0, sizeof req);
+            hr_chat_request_from_prompt(a->ds->rows[i].prompt, &req);
+            hr_route_decision d;
+            if (hr_router_decide(a->r, &req, false, &d) != 0 || memcmp(d.probs, a->expect + 3 * i, 3 * sizeof(float)))
+                a->mismatches++;
+            hr_route_decision_clear(&d);
+            hr_chat_request_free(&req);
+        }
+    return NULL;
+}
+
+static void test_concurrent_decide(void **state) {
+    (void)state;
+    hr_route_dataset ds;
+    synthetic(&ds, 10);
+    size_t *rows = all_rows(ds.n);
+    hr_train_params p = small_params();
+    char err[512], path[300];
+    hr_classifier *c = hr_classifier_train(&p, &ds, rows, ds.n, NULL, 0, err, sizeof err);
+    assert_non_null(c);
+    path_in_tmp(path, sizeof path, "conc.ubj");
+    assert_int_equal(hr_classifier_save(c, path, err, sizeof err), 0);
+    float *expect = hr_classifier_predict_rows(c, &ds, rows, ds.n);
+    hr_classifier_free(c);
+    hr_config *cfg = hr_config_default();
+    for (int t = 0; t < HR_TIER_MAX; t++) cfg->tiers[t].enabled = true;
+    free(cfg->strategy);
+    cfg->strategy = strdup("classifier");
+    cfg->classifier.model = strdup(path);
+    hr_router *r = hr_router_create(cfg, err, sizeof err);
+    assert_non_null(r);
+    enum { NT = 4 };
+    pthread_t th[NT];
+    conc_arg args[NT];
+    for (int k = 0; k < NT; k++) {
+        args[k] = (conc_arg){.r = r, .ds = &ds, .expect = expect};
+        assert_int_equal(pthread_create(&th[k], NULL, conc_worker, &args[k]), 0);
+    }
+    for (int k = 0; k < NT; k++) {
+        pthread_join(th[k], NULL);
+        assert_int_equal(args[k].mismatches, 0);
+    }
+    hr_router_free(r);
+    hr_config_free(cfg);
+    free(expect);
+    free(rows);
+    hr_route_dataset_free(&ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pick_rule),
@@ -430,6 +494,7 @@ int main(void) {
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_calibration_hits_target),
         cmocka_unit_test(test_strategy_in_router),
+        cmocka_unit_test(test_concurrent_decide),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
