@@ -166,6 +166,42 @@ static void test_long_text_is_bounded(void **state) {
     free(big);
 }
 
+/* Random bytes (invalid UTF-8, lone fences, odd whitespace) straight into the
+ * parsed message: the extractor stays in bounds and keeps its invariants. */
+static void test_random_bytes(void **state) {
+    (void)state;
+    hr_features_params p = params(512);
+    hr_feature_vec v;
+    hr_feature_vec_init(&v);
+    uint32_t seed = 12345;
+    static const unsigned char alphabet[] = "`?\n\t ab{};=()\xe4\xbd\xa0\xef\xbc\x9f\xff\xc3\x80";
+    for (int round = 0; round < 300; round++) {
+        size_t n = (size_t)(round * 7 % 400);
+        char *text = malloc(n + 1);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            text[i] = (char)alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+        }
+        text[n] = 0;
+        hr_chat_message msg = {.role = HR_ROLE_USER, .text = text, .text_len = n, .chars = n};
+        hr_chat_request req;
+        memset(&req, 0, sizeof req);
+        req.messages = &msg;
+        req.n_messages = 1;
+        req.last_user = &msg;
+        req.max_tokens = -1;
+        req.context_chars = n;
+        assert_int_equal(hr_features_extract(&p, &req, &v), 0);
+        for (size_t i = 1; i < v.n; i++) assert_true(v.idx[i] > v.idx[i - 1]);
+        assert_true(v.n == 0 || v.idx[v.n - 1] < hr_features_ncols(&p));
+        float code = hr_feature_vec_get(&v, (uint32_t)p.dim + HR_FEAT_CODE_SHARE);
+        float cjk = hr_feature_vec_get(&v, (uint32_t)p.dim + HR_FEAT_CJK_SHARE);
+        assert_true(code >= 0 && code <= 1 && cjk >= 0 && cjk <= 1);
+        free(text);
+    }
+    hr_feature_vec_free(&v);
+}
+
 static void test_params_check(void **state) {
     (void)state;
     char err[128];
@@ -194,7 +230,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_english), cmocka_unit_test(test_golden_chinese),
         cmocka_unit_test(test_dense_extras),   cmocka_unit_test(test_invariants),
-        cmocka_unit_test(test_long_text_is_bounded), cmocka_unit_test(test_params_check),
+        cmocka_unit_test(test_long_text_is_bounded), cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_params_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
