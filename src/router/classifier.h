@@ -15,8 +15,10 @@
  * (summing to 1); the cumulative values are in features.p_pass.
  *
  * Threshold. config router.classifier.threshold when it is in (0, 1], else
- * the sidecar's default; `hermes-router calibrate` picks one for a target
- * mix or cost.
+ * (0, the default) the sidecar's; `hermes-router train` stores one
+ * calibrated to a target cost and `calibrate --write` replaces it. The config's
+ * classifier.dim only sets the training default: serving always uses the
+ * feature settings in the sidecar.
  *
  * Files. A model is two files:
  *   MODEL            the XGBoost booster (UBJSON, or JSON when MODEL ends in ".json")
