@@ -225,6 +225,31 @@ def test_json_mode_is_valid_json():
     assert set(obj) == {"name", "age"}, obj
 
 
+def test_tool_call_required():
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
+                                               "parameters": {"type": "object",
+                                                              "properties": {"city": {"type": "string"},
+                                                                             "days": {"type": "integer"}},
+                                                              "required": ["city", "days"],
+                                                              "additionalProperties": False}}}]
+    body = ask("Weather in Paris?", model="tiny", max_tokens=80, temperature=1.0, seed=11, tools=tools,
+               tool_choice="required")
+    s, _, j, raw = gw.chat(body)
+    assert s == 200, raw
+    ch = j["choices"][0]
+    assert ch["finish_reason"] == "tool_calls", j
+    calls = ch["message"]["tool_calls"]
+    assert calls and calls[0]["function"]["name"] == "get_weather", j
+    args = json.loads(calls[0]["function"]["arguments"])
+    assert set(args) == {"city", "days"} and isinstance(args["days"], int), args
+    s, _, events, raw = gw.stream(dict(body, stream=True, seed=12))
+    assert s == 200 and "<tool_call>" not in raw, raw
+    deltas = [tc for e in events if e != "[DONE]" for ch in e["choices"] for tc in ch["delta"].get("tool_calls", [])]
+    assert deltas and deltas[0]["function"]["name"] == "get_weather", raw
+    args = json.loads("".join(d["function"].get("arguments", "") for d in deltas))
+    assert set(args) == {"city", "days"}, args
+
+
 # ---- one slot: 429 past the queue, disconnect frees the slot -------------------------
 
 def open_stream(body):
@@ -333,7 +358,7 @@ def test_default_config_model_from_env():
 
 for fn in (test_default_config_local_model, test_default_config_model_from_env, test_prefix_reuse_same_tokens, test_non_streaming, test_streaming_matches_non_streaming,
            test_stop_strings_and_logprobs, test_seed_determinism, test_concurrent_more_than_slots,
-           test_context_overflow, test_sampling_field_errors, test_json_mode_is_valid_json,
+           test_context_overflow, test_sampling_field_errors, test_json_mode_is_valid_json, test_tool_call_required,
            test_queue_bound_and_disconnect, test_metrics_and_models):
     R.run(fn)
 rc = gw.stop()
