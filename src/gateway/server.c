@@ -219,10 +219,12 @@ void hr_gateway_stop(hr_gateway *gw) {
 
 void hr_gateway_free(hr_gateway *gw) {
     if (!gw) return;
-    for (int i = 0; gw->workers && i < gw->n_workers; i++) worker_cleanup(&gw->workers[i]);
-    free(gw->workers);
+    /* backends first: an embedded engine's scheduler thread may still wake a
+     * loop's event until it is stopped, so the loops' bases go after it */
     for (int t = 0; t < HR_TIER_MAX; t++)
         for (int i = 0; i < gw->n_backends[t]; i++) gw->backends[t][i]->vt->free(gw->backends[t][i]);
+    for (int i = 0; gw->workers && i < gw->n_workers; i++) worker_cleanup(&gw->workers[i]);
+    free(gw->workers);
     hr_store_close(gw->store);
     hr_metrics_free(gw->metrics);
     hr_cascade_stats_free(gw->cascade_stats);
