@@ -480,6 +480,7 @@ static hr_call *emb_submit(hr_backend *base, hr_loop *loop, hr_chat_request *req
         send_error(sink, 400, "invalid_request_error", NULL, "the prompt is empty");
         goto fail;
     }
+    j->prompt = hr_xrealloc(j->prompt, (size_t)np * sizeof(int32_t));
     j->n_prompt = np;
     j->max_tokens = want > 0 ? (int)want : n_ctx - np;
 
