@@ -120,7 +120,9 @@ static bool admit_one(emb_engine *e, emb_job *j) {
     for (int s = 0; s < e->n_seq; s++) {
         if (e->slots[s].job) continue;
         int lcp = common_prefix(e->slots[s].cache, e->slots[s].n_cache, j->prompt, j->n_prompt);
-        if (lcp > best_lcp) best = s, best_lcp = lcp;
+        /* ties: the slot with the least cached (least reuse lost for others) */
+        if (lcp > best_lcp || (lcp == best_lcp && e->slots[s].n_cache < e->slots[best].n_cache))
+            best = s, best_lcp = lcp;
     }
     if (best < 0) return false;
     if (best_lcp >= j->n_prompt) best_lcp = j->n_prompt - 1; /* the last prompt token gives the first logits */
