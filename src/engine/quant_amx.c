@@ -75,21 +75,21 @@ typedef struct {
     uint8_t rows[16];
 } amx_tilecfg;
 
-/* Tile registers: C0 C1 (sums), A0 A1 (activations), B0 B1 (weights). The
+/* Tile registers: 0-3 sums (C), 4-5 activations (A), 6-7 weights (B). The
  * tile intrinsics paste their tile number into the instruction text, so the
  * numbers are written out at the call sites. */
-enum { T_C0, T_C1, T_A0, T_A1, T_B0, T_B1 };
+#define AMX_LAG 3 /* sub-blocks in flight on the tile unit while one is scaled */
 
 static void amx_configure(int sb)
 {
     alignas(64) amx_tilecfg cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
-    for (int t = T_C0; t <= T_C1; t++)
+    for (int t = 0; t < 4; t++)
         cfg.rows[t] = AMX_COLS, cfg.colsb[t] = AMX_ROWS * 4;
-    for (int t = T_A0; t <= T_A1; t++)
+    for (int t = 4; t < 6; t++)
         cfg.rows[t] = AMX_COLS, cfg.colsb[t] = (uint16_t)sb;
-    for (int t = T_B0; t <= T_B1; t++)
+    for (int t = 6; t < 8; t++)
         cfg.rows[t] = (uint8_t)(sb / 4), cfg.colsb[t] = AMX_ROWS * 4;
     _tile_loadconfig(&cfg);
 }
@@ -350,7 +350,7 @@ typedef struct {
     alignas(64) float xs[AMX_COLS][AMX_MAX_SB];
     alignas(64) float xa[AMX_COLS][AMX_MAX_SB];
     alignas(64) float acc[AMX_COLS][AMX_ROWS];          /* K types: sums over finished super-blocks */
-    alignas(64) int32_t cbuf[3][AMX_COLS * AMX_ROWS];   /* stored C tiles, two in flight */
+    alignas(64) int32_t cbuf[AMX_LAG + 1][AMX_COLS * AMX_ROWS]; /* stored C tiles */
 } amx_scratch;
 
 /* Unpacks rows [g0, g0 + nrows) (nrows <= 16), segment [k0, k0 + kc), into
@@ -411,12 +411,13 @@ AMX_INLINE void post_flush(__m512 acc[AMX_COLS], float (*acc_mem)[AMX_ROWS], con
         _tile_loadd(TB, b + (size_t)(i) * bstep, 64);                                                           \
         _tile_zero(TC);                                                                                         \
         _tile_dpbssd(TC, TA, TB);                                                                               \
-        _tile_stored(TC, (void *)s->cbuf[(i) % 3], 64);                                                         \
+        _tile_stored(TC, (void *)s->cbuf[(i) & 3], 64);                                                         \
     } while (0)
 
 /* One row tile x one activation tile over a segment. Sub-block i's product is
- * issued two steps before it is scaled, so the tile unit and the vector
- * units overlap. Result: acc (32-block types) or s->acc (K types). */
+ * issued AMX_LAG steps before it is scaled (four C tiles rotate), so the
+ * tile unit's latency hides behind the vector units' scaling work. Result:
+ * acc (32-block types) or s->acc (K types). */
 AMX_INLINE void tile_segment(__m512 acc[AMX_COLS], amx_scratch *s, int t, const int8_t *const *ap, size_t as,
                              int nsb, int sbb, const bool asym, const bool kq)
 {
@@ -424,16 +425,18 @@ AMX_INLINE void tile_segment(__m512 acc[AMX_COLS], amx_scratch *s, int t, const 
     const float *wd = s->wd[t], *wm = s->wm[t], *xs = &s->xs[0][0], *xa = &s->xa[0][0];
     const size_t bstep = (size_t)sbb / 4 * 64;
     const int per = HR_QK_K / sbb;
-    for (int i = 0; i < nsb + 2; i++) {
+    for (int i = 0; i < nsb + AMX_LAG; i++) {
         if (i < nsb) {
-            if (i & 1)
-                AMX_ISSUE(1, 3, 5, i);
-            else
-                AMX_ISSUE(0, 2, 4, i);
+            switch (i & 3) {
+            case 0: AMX_ISSUE(0, 4, 6, i); break;
+            case 1: AMX_ISSUE(1, 5, 7, i); break;
+            case 2: AMX_ISSUE(2, 4, 6, i); break;
+            default: AMX_ISSUE(3, 5, 7, i); break;
+            }
         }
-        if (i >= 2) {
-            int j = i - 2;
-            post_sb(acc, s->cbuf[j % 3], wd, wm, xs, xa, j, asym, kq);
+        if (i >= AMX_LAG) {
+            int j = i - AMX_LAG;
+            post_sb(acc, s->cbuf[j & 3], wd, wm, xs, xa, j, asym, kq);
             if (kq && (j + 1) % per == 0)
                 post_flush(acc, s->acc, xs, j + 1 - per);
         }
