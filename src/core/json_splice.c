@@ -112,3 +112,43 @@ int hr_json_set_member(const char *s, size_t n, const char *key, const char *val
     hr_buf_append(out, s + close, n - close);
     return 0;
 }
+
+void hr_json_put_string(hr_buf *out, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    hr_buf_append(out, "\"", 1);
+    const char *run = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        hr_buf_append(out, run, (size_t)((const char *)p - run));
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0'; esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            n = 6;
+        }
+        hr_buf_append(out, esc, n);
+        run = (const char *)p + 1;
+    }
+    hr_buf_puts(out, run);
+    hr_buf_append(out, "\"", 1);
+}
+
+void hr_json_put_fixed2(hr_buf *out, double v) {
+    if (!(v == v) || v > 9e15 || v < -9e15) { hr_buf_puts(out, "0"); return; }
+    if (v < 0) { hr_buf_append(out, "-", 1); v = -v; }
+    unsigned long long x = (unsigned long long)(v * 100.0 + 0.5);
+    char tmp[32];
+    int i = (int)sizeof tmp;
+    tmp[--i] = (char)('0' + x % 10); x /= 10;
+    tmp[--i] = (char)('0' + x % 10); x /= 10;
+    tmp[--i] = '.';
+    do { tmp[--i] = (char)('0' + x % 10); x /= 10; } while (x);
+    hr_buf_append(out, tmp + i, sizeof tmp - (size_t)i);
+}

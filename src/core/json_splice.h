@@ -21,4 +21,10 @@ bool hr_json_find_member(const char *text, size_t len, const char *key, size_t *
  * removed when value is NULL. Returns 0, or -1 if text is not an object. */
 int hr_json_set_member(const char *text, size_t len, const char *key, const char *value, hr_buf *out);
 
+/* Appends s as a JSON string literal (quoted, escaped; bytes >= 0x80 are
+ * copied as they are, so valid UTF-8 stays valid). */
+void hr_json_put_string(hr_buf *out, const char *s);
+/* Appends v with two decimals ("12.34") without printf's float formatting. */
+void hr_json_put_fixed2(hr_buf *out, double v);
+
 #endif

@@ -20,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "core/clock.h"
+#include "core/json_splice.h"
 #include "core/log.h"
 #include "gateway/cascade.h"
 #include "gateway/internal.h"
@@ -103,6 +104,24 @@ static void set_route_headers(gw_req *r) {
 /* The "hermes" extension object: {"tier", "route_reason", ...} as JSON text. */
 static char *hermes_field(gw_req *r) {
     cascade_sync(r);
+    if (!r->cinfo) { /* the common case, written directly: this runs on every answer */
+        hr_buf b;
+        hr_buf_init(&b, 0);
+        hr_buf_puts(&b, "{\"tier\":");
+        hr_json_put_string(&b, hr_tier_name(r->tier));
+        hr_buf_puts(&b, ",\"route_reason\":");
+        hr_json_put_string(&b, r->reason);
+        hr_buf_puts(&b, ",\"strategy\":");
+        hr_json_put_string(&b, r->d.strategy ? r->d.strategy : "none");
+        hr_buf_puts(&b, ",\"route_us\":");
+        hr_json_put_fixed2(&b, r->d.route_us);
+        hr_buf_puts(&b, r->d.forced ? ",\"forced\":true" : ",\"forced\":false");
+        if (r->fallback) hr_buf_puts(&b, ",\"fallback\":true");
+        hr_buf_puts(&b, ",\"request_id\":");
+        hr_json_put_string(&b, r->id);
+        hr_buf_puts(&b, "}");
+        return hr_buf_steal(&b);
+    }
     cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "tier", hr_tier_name(r->tier));
     cJSON_AddStringToObject(x, "route_reason", r->reason);

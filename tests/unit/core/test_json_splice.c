@@ -45,7 +45,32 @@ static void test_replace_append_remove(void **state) {
     assert_null(set("[1]", "model", "1"));
 }
 
+static void test_put_string_and_fixed2(void **state) {
+    (void)state;
+    const char *cases[] = {"", "plain", "quote \" back \\ slash", "ctl \x01\x1f\n\r\t", "中文 ✓ 🦜", NULL};
+    for (int i = 0; cases[i]; i++) {
+        hr_buf b;
+        hr_buf_init(&b, 0);
+        hr_json_put_string(&b, cases[i]);
+        cJSON *j = cJSON_Parse(b.data);
+        assert_non_null(j);
+        assert_string_equal(j->valuestring, cases[i]);
+        cJSON_Delete(j);
+        hr_buf_free(&b);
+    }
+    double vals[] = {0, 0.004, 0.005, 1.5, 12.345, 1234567.891, -2.25};
+    const char *want[] = {"0.00", "0.00", "0.01", "1.50", "12.35", "1234567.89", "-2.25"};
+    for (int i = 0; i < 7; i++) {
+        hr_buf b;
+        hr_buf_init(&b, 0);
+        hr_json_put_fixed2(&b, vals[i]);
+        assert_string_equal(b.data, want[i]);
+        hr_buf_free(&b);
+    }
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_replace_append_remove)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_replace_append_remove),
+                                       cmocka_unit_test(test_put_string_and_fixed2)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
