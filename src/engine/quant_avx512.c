@@ -57,6 +57,9 @@ static inline __attribute__((always_inline)) void dot_q6_K_z(const void *w, cons
                                              0x0003000300030003ll, 0x0003000300030003ll);
     const __m512i four = _mm512_set1_epi16(4);
     for (int64_t i = 0; i < k / HR_QK_K; i++) {
+        if (nc == 1) /* streaming: keep loads in flight ahead of the row */
+            for (int p = 0; p < 4; p++)
+                _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * p, _MM_HINT_T0);
         float d = x86_fp16(a[i].d);
         __m512i sc16 = _mm512_cvtepi8_epi16(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a[i].scales)));
         /* one row: two more chains (vpdpwssd latency) */
@@ -143,6 +146,8 @@ X86_INLINE __m256i sym1_u_q5_0(const hr_block_q5_0 *b)
         __m128 acc = _mm_setzero_ps();                                                                           \
         int64_t i = 0;                                                                                           \
         for (; i + 4 <= nb; i += 4) {                                                                            \
+            _mm_prefetch((const char *)&a[i] + X86_PREFETCH, _MM_HINT_T0);                                       \
+            _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64, _MM_HINT_T0);                                  \
             __m256i s[4];                                                                                        \
             _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) s[u] =                                           \
                 _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)p->corr[i + u]), sym1_u_##T(&a[i + u]),  \

@@ -23,6 +23,7 @@
 
 #define X86_INLINE static inline __attribute__((always_inline))
 #define X86_NC 4 /* activation rows per weight pass */
+#define X86_PREFETCH 2048 /* bytes ahead for software prefetch of streamed weights */
 
 X86_INLINE float x86_hsum(__m256 v)
 {
@@ -331,6 +332,11 @@ X86_INLINE void dot_q4_K(const void *w, const char *x, size_t xs, int64_t k, flo
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (int64_t i = 0; i < k / HR_QK_K; i++) {
         uint8_t sc[8], mn[8];
+        if (nc == 1) { /* streaming: keep loads in flight ahead of the row (into the next rows) */
+            _mm_prefetch((const char *)&a[i] + X86_PREFETCH, _MM_HINT_T0);
+            _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 128, _MM_HINT_T0);
+        }
         x86_k4_scales(a[i].scales, sc, mn);
         float d = x86_fp16(a[i].d), dmin = x86_fp16(a[i].dmin);
         /* one row: four independent chains (vpdpwssd has 5 cycles latency) */
@@ -371,6 +377,9 @@ X86_INLINE void dot_q5_K(const void *w, const char *x, size_t xs, int64_t k, flo
     const __m256i m4 = _mm256_set1_epi8(0x0f), m1 = _mm256_set1_epi8(0x01);
     for (int64_t i = 0; i < k / HR_QK_K; i++) {
         uint8_t sc[8], mn[8];
+        if (nc == 1)
+            for (int p = 0; p < 3; p++)
+                _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * p, _MM_HINT_T0);
         x86_k4_scales(a[i].scales, sc, mn);
         float d = x86_fp16(a[i].d), dmin = x86_fp16(a[i].dmin);
         __m256i qh = _mm256_loadu_si256((const __m256i *)a[i].qh);
