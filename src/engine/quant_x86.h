@@ -102,6 +102,10 @@ X86_INLINE float x86_scalar_bf16(const void *w, int64_t i)
     return hr_bf16_to_fp32(((const uint16_t *)w)[i]);
 }
 
+typedef float x86_elt_f32;
+typedef uint16_t x86_elt_f16;
+typedef uint16_t x86_elt_bf16;
+
 /* Two independent accumulators per activation row hide the FMA latency. */
 #define X86_DOT_FLOAT(T)                                                                                         \
     X86_INLINE void dot_##T(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)       \
@@ -113,6 +117,7 @@ X86_INLINE float x86_scalar_bf16(const void *w, int64_t i)
             __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                                           \
             const float *xc = (const float *)x;                                                                  \
             for (; i + 32 <= k; i += 32) {                                                                       \
+                _mm_prefetch((const char *)w + (i + 32) * (int64_t)sizeof(x86_elt_##T) + X86_PREFETCH, _MM_HINT_T0); \
                 acc0[0] = _mm256_fmadd_ps(x86_load_w_##T(w, i), _mm256_loadu_ps(xc + i), acc0[0]);              \
                 acc1[0] = _mm256_fmadd_ps(x86_load_w_##T(w, i + 8), _mm256_loadu_ps(xc + i + 8), acc1[0]);      \
                 a2 = _mm256_fmadd_ps(x86_load_w_##T(w, i + 16), _mm256_loadu_ps(xc + i + 16), a2);              \
@@ -207,6 +212,9 @@ X86_INLINE __m256i x86_unpack_q5_1(const hr_block_q5_1 *b)
         _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm_setzero_ps(), tail[c] = 0.0f;          \
         int64_t i = 0;                                                                                           \
         for (; i + 4 <= nb; i += 4) {                                                                            \
+            if (nc == 1) /* streaming: keep loads in flight ahead of the row */                                  \
+                _mm_prefetch((const char *)&a[i] + X86_PREFETCH, _MM_HINT_T0),                                   \
+                    _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64, _MM_HINT_T0);                          \
             __m256i q[4], aq[4];                                                                                 \
             _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++)                                                  \
             {                                                                                                    \
@@ -249,6 +257,9 @@ X86_INLINE __m256i x86_unpack_q5_1(const hr_block_q5_1 *b)
         _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm_setzero_ps(), tail[c] = 0.0f;          \
         int64_t i = 0;                                                                                           \
         for (; i + 4 <= nb; i += 4) {                                                                            \
+            if (nc == 1)                                                                                         \
+                _mm_prefetch((const char *)&a[i] + X86_PREFETCH, _MM_HINT_T0),                                   \
+                    _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64, _MM_HINT_T0);                          \
             __m256i q[4];                                                                                        \
             _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) q[u] = x86_unpack_##T(&a[i + u]);               \
             __m128 dw = x86_fp16x4(a[i].d, a[i + 1].d, a[i + 2].d, a[i + 3].d);                                 \
@@ -433,6 +444,9 @@ X86_INLINE void dot_q6_K(const void *w, const char *x, size_t xs, int64_t k, flo
     const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03);
     for (int64_t i = 0; i < k / HR_QK_K; i++) {
         const int8_t *sc = a[i].scales;
+        if (nc == 1)
+            for (int p = 0; p < 4; p++)
+                _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * p, _MM_HINT_T0);
         float d = x86_fp16(a[i].d);
         const int ch = nc == 1 ? 4 : 1; /* one row: four independent chains */
         __m256i sum[4][X86_NC];
