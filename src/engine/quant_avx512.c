@@ -146,8 +146,8 @@ X86_INLINE __m256i sym1_u_q5_0(const hr_block_q5_0 *b)
         __m128 acc = _mm_setzero_ps();                                                                           \
         int64_t i = 0;                                                                                           \
         for (; i + 4 <= nb; i += 4) {                                                                            \
-            _mm_prefetch((const char *)&a[i] + X86_PREFETCH, _MM_HINT_T0);                                       \
-            _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64, _MM_HINT_T0);                                  \
+            for (int pf = 0; pf < (4 * (int)sizeof(hr_block_##T) + 63) / 64; pf++)                               \
+                _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * pf, _MM_HINT_T0);                         \
             __m256i s[4];                                                                                        \
             _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) s[u] =                                           \
                 _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)p->corr[i + u]), sym1_u_##T(&a[i + u]),  \

@@ -23,7 +23,7 @@
 
 #define X86_INLINE static inline __attribute__((always_inline))
 #define X86_NC 4 /* activation rows per weight pass */
-#define X86_PREFETCH 2048 /* bytes ahead for software prefetch of streamed weights */
+#define X86_PREFETCH 4096 /* bytes ahead for software prefetch of streamed weights */
 
 X86_INLINE float x86_hsum(__m256 v)
 {
