@@ -298,8 +298,10 @@ X86_DOT_ASYM(q5_1)
 
 /* ---- K types (activations Q8_K) ----------------------------------------- */
 
-/* Unpacks the 12-byte Q4_K/Q5_K scales: sc[0..7] scales, mn[0..7] mins. */
-X86_INLINE void x86_k4_scales(const uint8_t *s, uint8_t sc[8], uint8_t mn[8])
+/* Unpacks the 12-byte Q4_K/Q5_K scales: byte j of *sc / *mn is sub-block
+ * j's scale / min (kept in registers: byte stores read back as one 8-byte
+ * load would miss store forwarding). */
+X86_INLINE void x86_k4_scales(const uint8_t *s, uint64_t *sc, uint64_t *mn)
 {
     uint32_t s0, s1, s2;
     memcpy(&s0, s, 4);
@@ -307,19 +309,26 @@ X86_INLINE void x86_k4_scales(const uint8_t *s, uint8_t sc[8], uint8_t mn[8])
     memcpy(&s2, s + 8, 4);
     uint32_t a = s0 & 0x3f3f3f3fu, b = (s2 & 0x0f0f0f0fu) | ((s0 >> 2) & 0x30303030u);
     uint32_t c = s1 & 0x3f3f3f3fu, d = ((s2 >> 4) & 0x0f0f0f0fu) | ((s1 >> 2) & 0x30303030u);
-    memcpy(sc, &a, 4);
-    memcpy(sc + 4, &b, 4);
-    memcpy(mn, &c, 4);
-    memcpy(mn + 4, &d, 4);
+    *sc = (uint64_t)a | (uint64_t)b << 32;
+    *mn = (uint64_t)c | (uint64_t)d << 32;
+}
+
+/* The eight scales as i16 in both 128-bit lanes; x86_scale_j picks scale j
+ * into every i16 lane with one byte shuffle. */
+X86_INLINE __m256i x86_k4_scale_vec(uint64_t sc)
+{
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+}
+X86_INLINE __m256i x86_scale_j(__m256i scv, int j)
+{
+    return _mm256_shuffle_epi8(scv, _mm256_set1_epi16((short)(((2 * j + 1) << 8) | (2 * j))));
 }
 
 /* sum_j mn[j] * (bsums[2j] + bsums[2j+1]) */
-X86_INLINE int x86_k4_min_sum(const uint8_t mn[8], const int16_t *bsums)
+X86_INLINE int x86_k4_min_sum(uint64_t m8, const int16_t *bsums)
 {
     __m128i lo = _mm_loadu_si128((const __m128i *)bsums), hi = _mm_loadu_si128((const __m128i *)(bsums + 8));
     __m128i pair = _mm_hadd_epi16(lo, hi); /* 8 sums of 32 */
-    uint64_t m8;
-    memcpy(&m8, mn, 8);
     __m128i m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)m8));
     __m128i p = _mm_madd_epi16(pair, m);
     p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
@@ -327,11 +336,12 @@ X86_INLINE int x86_k4_min_sum(const uint8_t mn[8], const int16_t *bsums)
     return _mm_cvtsi128_si32(p);
 }
 
-/* u8 levels (< 64) times q8 times a per-32 scale, accumulated in i32 lanes */
-X86_INLINE __m256i x86_scaled_dot(__m256i acc, __m256i q, const int8_t *y, int scale)
+/* u8 levels (< 64) times q8 times a per-32 scale (i16 in every lane of
+ * scale), accumulated in i32 lanes */
+X86_INLINE __m256i x86_scaled_dot(__m256i acc, __m256i q, const int8_t *y, __m256i scale)
 {
     __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y));
-    return x86_madd_acc(acc, p, _mm256_set1_epi16((short)scale));
+    return x86_madd_acc(acc, p, scale);
 }
 
 X86_INLINE void dot_q4_K(const void *w, const char *x, size_t xs, int64_t k, float *out, const int nc)
@@ -342,13 +352,14 @@ X86_INLINE void dot_q4_K(const void *w, const char *x, size_t xs, int64_t k, flo
     _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps(), macc[c] = 0.0f;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (int64_t i = 0; i < k / HR_QK_K; i++) {
-        uint8_t sc[8], mn[8];
+        uint64_t sc, mn;
         if (nc == 1) { /* streaming: keep loads in flight ahead of the row (into the next rows) */
             _mm_prefetch((const char *)&a[i] + X86_PREFETCH, _MM_HINT_T0);
             _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64, _MM_HINT_T0);
             _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 128, _MM_HINT_T0);
         }
-        x86_k4_scales(a[i].scales, sc, mn);
+        x86_k4_scales(a[i].scales, &sc, &mn);
+        const __m256i scv = x86_k4_scale_vec(sc);
         float d = x86_fp16(a[i].d), dmin = x86_fp16(a[i].dmin);
         /* one row: four independent chains (vpdpwssd has 5 cycles latency) */
         const int ch = nc == 1 ? 4 : 1;
@@ -357,13 +368,14 @@ X86_INLINE void dot_q4_K(const void *w, const char *x, size_t xs, int64_t k, flo
             sum[u][c] = _mm256_setzero_si256();
         _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
             const int u0 = ch == 4 ? 2 * (j & 1) : 0, u1 = ch == 4 ? u0 + 1 : 0;
+            const __m256i s0 = x86_scale_j(scv, 2 * j), s1 = x86_scale_j(scv, 2 * j + 1);
             __m256i b = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * j));
             __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
             _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
             {
                 const int8_t *y = ((const hr_block_q8_K *)(x + (size_t)c * xs))[i].qs + 64 * j;
-                sum[u0][c] = x86_scaled_dot(sum[u0][c], lo, y, sc[2 * j]);
-                sum[u1][c] = x86_scaled_dot(sum[u1][c], hi, y + 32, sc[2 * j + 1]);
+                sum[u0][c] = x86_scaled_dot(sum[u0][c], lo, y, s0);
+                sum[u1][c] = x86_scaled_dot(sum[u1][c], hi, y + 32, s1);
             }
         }
         _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
@@ -387,11 +399,12 @@ X86_INLINE void dot_q5_K(const void *w, const char *x, size_t xs, int64_t k, flo
     _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps(), macc[c] = 0.0f;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m1 = _mm256_set1_epi8(0x01);
     for (int64_t i = 0; i < k / HR_QK_K; i++) {
-        uint8_t sc[8], mn[8];
+        uint64_t sc, mn;
         if (nc == 1)
             for (int p = 0; p < 3; p++)
                 _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * p, _MM_HINT_T0);
-        x86_k4_scales(a[i].scales, sc, mn);
+        x86_k4_scales(a[i].scales, &sc, &mn);
+        const __m256i scv = x86_k4_scale_vec(sc);
         float d = x86_fp16(a[i].d), dmin = x86_fp16(a[i].dmin);
         __m256i qh = _mm256_loadu_si256((const __m256i *)a[i].qh);
         /* one row: four independent chains (vpdpwssd has 5 cycles latency) */
@@ -401,6 +414,7 @@ X86_INLINE void dot_q5_K(const void *w, const char *x, size_t xs, int64_t k, flo
             sum[u][c] = _mm256_setzero_si256();
         _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
             const int u0 = ch == 4 ? 2 * (j & 1) : 0, u1 = ch == 4 ? u0 + 1 : 0;
+            const __m256i s0 = x86_scale_j(scv, 2 * j), s1 = x86_scale_j(scv, 2 * j + 1);
             __m256i b = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * j));
             __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j)), m1), 4);
             __m256i h1 =
@@ -410,8 +424,8 @@ X86_INLINE void dot_q5_K(const void *w, const char *x, size_t xs, int64_t k, flo
             _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
             {
                 const int8_t *y = ((const hr_block_q8_K *)(x + (size_t)c * xs))[i].qs + 64 * j;
-                sum[u0][c] = x86_scaled_dot(sum[u0][c], lo, y, sc[2 * j]);
-                sum[u1][c] = x86_scaled_dot(sum[u1][c], hi, y + 32, sc[2 * j + 1]);
+                sum[u0][c] = x86_scaled_dot(sum[u0][c], lo, y, s0);
+                sum[u1][c] = x86_scaled_dot(sum[u1][c], hi, y + 32, s1);
             }
         }
         _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
