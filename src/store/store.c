@@ -49,6 +49,7 @@ struct hr_store {
     /* read connection, guarded by read_mu */
     pthread_mutex_t read_mu;
     void *rconn;
+    void *uconn; /* label updates (read-write), opened on first use, guarded by read_mu */
 
     _Atomic uint64_t n_dropped, n_written, n_failed;
 };
@@ -212,6 +213,7 @@ static hr_store *store_new(const hr_log_config *cfg, const hr_store_options *opt
 static void store_free(hr_store *s) {
     if (s->wconn) s->be->close(s->wconn);
     if (s->rconn) s->be->close(s->rconn);
+    if (s->uconn) s->be->close(s->uconn);
     for (size_t i = 0; i < s->count; i++) free(s->ring[(s->head + i) % s->opt.queue_rows].mem);
     free(s->ring);
     free(s->cfg.sqlite_path);
@@ -390,6 +392,59 @@ int hr_store_stats_get(hr_store *s, int64_t since_ms, int64_t until_ms, hr_store
     int rc = s->be->stats(c, since_ms, until_ms, out, err, errlen);
     pthread_mutex_unlock(&s->read_mu);
     return rc;
+}
+
+/* ---- labels ----------------------------------------------------------- */
+
+long hr_store_labels_set(hr_store *s, const hr_store_label *labels, size_t n, char *err, size_t errlen) {
+    if (!s) {
+        set_err(err, errlen, "request log: not open");
+        return -1;
+    }
+    if (s->readonly) {
+        set_err(err, errlen, "request log: opened read-only, cannot set labels");
+        return -1;
+    }
+    if (n && !labels) {
+        set_err(err, errlen, "request log: no labels given");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *l = labels[i].label;
+        if (!l) continue;
+        size_t len = strlen(l);
+        bool valid = true;
+        for (size_t off = 0; off < len && valid;) {
+            uint32_t cp;
+            size_t k = hr_utf8_decode(l + off, len - off, &cp);
+            if (cp == 0xFFFD && k == 1) valid = false;
+            off += k;
+        }
+        if (!len || len > HR_STORE_MAX_LABEL || !valid) {
+            set_err(err, errlen, "request log: label for row %lld is empty, longer than %d bytes or not UTF-8",
+                    (long long)labels[i].id, HR_STORE_MAX_LABEL);
+            return -1;
+        }
+    }
+    if (!n) return 0;
+    pthread_mutex_lock(&s->read_mu);
+    if (!s->uconn) {
+        int v = 0;
+        s->uconn = s->be->open(&s->cfg, HR_STORE_RW, &v, err, errlen);
+        if (!s->uconn) {
+            pthread_mutex_unlock(&s->read_mu);
+            return -1;
+        }
+    }
+    long rc = s->be->labels_set(s->uconn, labels, n, err, errlen);
+    pthread_mutex_unlock(&s->read_mu);
+    return rc;
+}
+
+int hr_store_label_set(hr_store *s, int64_t id, const char *label, char *err, size_t errlen) {
+    hr_store_label l = {.id = id, .label = label};
+    long n = hr_store_labels_set(s, &l, 1, err, errlen);
+    return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
 /* ---- JSON ------------------------------------------------------------- */

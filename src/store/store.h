@@ -157,6 +157,30 @@ typedef struct hr_store_stats {
 int hr_store_stats_get(hr_store *s, int64_t since_ms, int64_t until_ms, hr_store_stats *out, char *err,
                        size_t errlen);
 
+/* ---- labels ------------------------------------------------------------- */
+
+/* Cap on a label, in bytes. */
+#define HR_STORE_MAX_LABEL 64
+
+/* One label update: the row's autoincrement id (as the read calls report it)
+ * and the new label ("small", ...; NULL clears the column). */
+typedef struct hr_store_label {
+    int64_t id;
+    const char *label;
+} hr_store_label;
+
+/* Sets the label column of the rows labels[0..n) name, in one transaction:
+ * all or none. ids that name no row are skipped (not an error). A label that
+ * is empty, longer than HR_STORE_MAX_LABEL bytes or not valid UTF-8 refuses
+ * the whole call before anything is written. Needs a log opened with
+ * hr_store_open (a read-only one fails with "opened read-only"). Uses its own
+ * connection (opened on first use), serialised with the read calls; rows
+ * still in the write queue cannot be labelled yet (hr_store_flush() first).
+ * Returns the number of rows changed, or -1 with err. */
+long hr_store_labels_set(hr_store *s, const hr_store_label *labels, size_t n, char *err, size_t errlen);
+/* One row: 1 when it was changed, 0 when no row has that id, -1 with err. */
+int hr_store_label_set(hr_store *s, int64_t id, const char *label, char *err, size_t errlen);
+
 /* ---- export ------------------------------------------------------------- */
 
 /* JSON form of a row (cJSON object, caller frees with cJSON_Delete):

@@ -25,6 +25,9 @@ typedef struct hr_store_backend {
     /* Fills out (already zeroed). 0 or -1 with err. */
     int (*stats)(void *conn, int64_t since_ms, int64_t until_ms, hr_store_stats *out, char *err, size_t errlen);
     void (*close)(void *conn);
+    /* Sets labels (already checked) in one transaction on a read-write
+     * connection. Rows changed, or -1 with err (nothing changed). */
+    long (*labels_set)(void *conn, const hr_store_label *labels, size_t n, char *err, size_t errlen);
 } hr_store_backend;
 
 extern const hr_store_backend hr_store_sqlite_backend;

@@ -361,6 +361,34 @@ static int pg_stats(void *conn, int64_t since_ms, int64_t until_ms, hr_store_sta
     return 0;
 }
 
+static long pg_labels_set(void *conn, const hr_store_label *labels, size_t n, char *err, size_t errlen) {
+    PGconn *c = conn;
+    if (PQstatus(c) != CONNECTION_OK) { /* one reconnect, as the reads do */
+        PQreset(c);
+        PQsetClientEncoding(c, "UTF8");
+    }
+    if (pg_exec(c, "BEGIN", NULL, "set labels", err, errlen)) return -1;
+    long changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        char id[NUM_LEN];
+        const char *params[2] = {labels[i].label, num_i64(id, labels[i].id)};
+        PGresult *r = PQexecParams(c, "UPDATE requests SET label = $1 WHERE id = $2", 2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            pg_err(err, errlen, "set labels", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+            PQclear(r);
+            PQclear(PQexec(c, "ROLLBACK"));
+            return -1;
+        }
+        changed += atol(PQcmdTuples(r));
+        PQclear(r);
+    }
+    if (pg_exec(c, "COMMIT", NULL, "set labels", err, errlen)) {
+        PQclear(PQexec(c, "ROLLBACK"));
+        return -1;
+    }
+    return changed;
+}
+
 const hr_store_backend hr_store_pg_backend = {
     .name = "postgres",
     .open = pg_open,
@@ -368,4 +396,5 @@ const hr_store_backend hr_store_pg_backend = {
     .query = pg_query,
     .stats = pg_stats,
     .close = pg_close,
+    .labels_set = pg_labels_set,
 };

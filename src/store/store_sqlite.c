@@ -298,6 +298,40 @@ static int sq_stats(void *c, int64_t since_ms, int64_t until_ms, hr_store_stats 
     return ret;
 }
 
+static long sq_labels_set(void *c, const hr_store_label *labels, size_t n, char *err, size_t errlen) {
+    sq_conn *s = c;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "UPDATE requests SET label = ?1 WHERE id = ?2", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: set labels: %s", s->path, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (sq_exec(s, "BEGIN IMMEDIATE", err, errlen)) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    long changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        bind_text(st, 1, labels[i].label);
+        sqlite3_bind_int64(st, 2, labels[i].id);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE) {
+            snprintf(err, errlen, "%s: set labels: %s", s->path, sqlite3_errmsg(s->db));
+            sqlite3_finalize(st);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        changed += sqlite3_changes(s->db);
+    }
+    sqlite3_finalize(st);
+    if (sq_exec(s, "COMMIT", err, errlen)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return changed;
+}
+
 const hr_store_backend hr_store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -305,4 +339,5 @@ const hr_store_backend hr_store_sqlite_backend = {
     .query = sq_query,
     .stats = sq_stats,
     .close = sq_close,
+    .labels_set = sq_labels_set,
 };

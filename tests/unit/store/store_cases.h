@@ -658,6 +658,84 @@ static void test_null_handles(void **state) {
     assert_true(err[0] != '\0');
 }
 
+/* ---- labels ------------------------------------------------------------- */
+
+typedef struct label_seen {
+    int64_t ids[16];
+    char labels[16][HR_STORE_MAX_LABEL + 1]; /* "" = NULL */
+    int n;
+} label_seen;
+
+static int labels_seen_row(const hr_log_row *r, int64_t id, void *ud) {
+    label_seen *x = ud;
+    if (x->n < 16) {
+        x->ids[x->n] = id;
+        snprintf(x->labels[x->n], sizeof x->labels[0], "%s", r->label ? r->label : "");
+        x->n++;
+    }
+    return 0;
+}
+
+static void read_labels_of(hr_store *s, label_seen *x) {
+    char err[256] = "";
+    memset(x, 0, sizeof *x);
+    if (hr_store_query_rows(s, NULL, labels_seen_row, x, err, sizeof err) < 0) fail_msg("query: %s", err);
+}
+
+static void test_labels_set(void **state) {
+    (void)state;
+    fresh_log();
+    hr_store *s = open_log(NULL);
+    write_gen(s, 0, 1, 6); /* rows 1..5: none labelled (label only when i % 6 == 0) */
+    hr_store_flush(s);
+    label_seen x;
+    read_labels_of(s, &x);
+    assert_int_equal(x.n, 5);
+    for (int i = 0; i < 5; i++) assert_string_equal(x.labels[i], "");
+    char err[256] = "";
+
+    /* one row; then a batch with an unknown id (skipped) and a clear */
+    assert_int_equal(hr_store_label_set(s, x.ids[0], "medium", err, sizeof err), 1);
+    assert_int_equal(hr_store_label_set(s, 999999, "large", err, sizeof err), 0);
+    hr_store_label batch[] = {{x.ids[1], "large"}, {999999, "small"}, {x.ids[2], "\xe4\xb8\xad"}, {x.ids[0], NULL}};
+    assert_int_equal(hr_store_labels_set(s, batch, 4, err, sizeof err), 3);
+    read_labels_of(s, &x);
+    assert_string_equal(x.labels[0], "");
+    assert_string_equal(x.labels[1], "large");
+    assert_string_equal(x.labels[2], "\xe4\xb8\xad");
+    assert_string_equal(x.labels[3], "");
+
+    /* a bad label refuses the whole batch: nothing changes */
+    char longl[HR_STORE_MAX_LABEL + 2];
+    memset(longl, 'a', sizeof longl - 1);
+    longl[sizeof longl - 1] = '\0';
+    hr_store_label bad1[] = {{x.ids[3], "small"}, {x.ids[4], longl}};
+    hr_store_label bad2[] = {{x.ids[3], "small"}, {x.ids[4], "\xff"}};
+    hr_store_label bad3[] = {{x.ids[3], ""}};
+    err[0] = '\0';
+    assert_int_equal(hr_store_labels_set(s, bad1, 2, err, sizeof err), -1);
+    assert_non_null(strstr(err, "label"));
+    assert_int_equal(hr_store_labels_set(s, bad2, 2, err, sizeof err), -1);
+    assert_int_equal(hr_store_labels_set(s, bad3, 1, err, sizeof err), -1);
+    assert_int_equal(hr_store_labels_set(s, NULL, 0, err, sizeof err), 0);
+    read_labels_of(s, &x);
+    assert_string_equal(x.labels[3], "");
+    assert_string_equal(x.labels[4], "");
+
+    /* labels survive a reopen; a read-only log refuses updates */
+    hr_store_close(s);
+    hr_store *r = hr_store_open_readonly(&g_cfg, err, sizeof err);
+    assert_non_null(r);
+    read_labels_of(r, &x);
+    assert_int_equal(x.n, 5);
+    assert_string_equal(x.labels[1], "large");
+    err[0] = '\0';
+    assert_int_equal(hr_store_label_set(r, x.ids[3], "small", err, sizeof err), -1);
+    assert_non_null(strstr(err, "read-only"));
+    hr_store_close(r);
+    assert_int_equal(hr_store_label_set(NULL, 1, "small", err, sizeof err), -1);
+}
+
 #define STORE_COMMON_TESTS(setup, teardown)                                         \
     cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),      \
     cmocka_unit_test_setup_teardown(test_queue_full_drops, setup, teardown),        \
@@ -667,6 +745,7 @@ static void test_null_handles(void **state) {
     cmocka_unit_test_setup_teardown(test_export_jsonl, setup, teardown),            \
     cmocka_unit_test_setup_teardown(test_null_prompt_and_unknowns, setup, teardown), \
     cmocka_unit_test_setup_teardown(test_weird_text, setup, teardown),              \
-    cmocka_unit_test_setup_teardown(test_null_handles, setup, teardown)
+    cmocka_unit_test_setup_teardown(test_null_handles, setup, teardown),            \
+    cmocka_unit_test_setup_teardown(test_labels_set, setup, teardown)
 
 #endif
