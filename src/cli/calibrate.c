@@ -21,7 +21,10 @@ static void usage(FILE *f) {
                "  --target-medium X   wanted share of medium-tier calls (0..1)\n"
                "  --target-cost X     wanted cost relative to all-large (0..1)\n"
                "  --split S           all (default) | heldout (rows the model did not train on)\n"
-               "  --write             store the threshold in MODEL.meta.json (the default when the\n"
+               "  --per-lang          also one threshold per language (en, zh), each calibrated on its own\n"
+               "                      rows to the same targets (used when the config's threshold is 0)\n"
+               "  --write             store the threshold(s) in MODEL.meta.json (without --per-lang it clears\n"
+               "                      the per-language ones; used when the\n"
                "                      config's router.classifier.threshold is 0)\n"
                "At least one target is required.\n");
 }
@@ -29,7 +32,7 @@ static void usage(FILE *f) {
 int hr_cmd_calibrate(int argc, char **argv) {
     const char *data = NULL, *model = NULL, *split_name = "all";
     hr_calibrate_target t = {-1, -1, -1};
-    bool write = false;
+    bool write = false, per_lang = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -38,6 +41,10 @@ int hr_cmd_calibrate(int argc, char **argv) {
         }
         if (!strcmp(a, "--write")) {
             write = true;
+            continue;
+        }
+        if (!strcmp(a, "--per-lang")) {
+            per_lang = true;
             continue;
         }
         double *num = !strcmp(a, "--target-large")    ? &t.large_share
@@ -108,9 +115,36 @@ int hr_cmd_calibrate(int argc, char **argv) {
                "PGR %.3f\n",
                thr, 100 * m.share[0], 100 * m.share[1], 100 * m.share[2], m.cost, m.quality, m.pgr);
         printf("config: router: { classifier: { model: %s, threshold: %.4f } }\n", model, thr);
+        double lthr[2] = {0, 0};
+        if (per_lang) {
+            size_t *lr = malloc(n * sizeof *lr);
+            float *lp = malloc(n * (size_t)meta->n_tiers * sizeof *lp);
+            for (int l = 0; l < 2; l++) {
+                size_t ln = 0;
+                for (size_t i = 0; i < n; i++)
+                    if (hr_classifier_lang_of(ds.rows[rows[i]].prompt) == l) {
+                        memcpy(lp + ln * (size_t)meta->n_tiers, probs + i * (size_t)meta->n_tiers,
+                               (size_t)meta->n_tiers * sizeof *lp);
+                        lr[ln++] = rows[i];
+                    }
+                if (!ln) {
+                    printf("%s: no rows, no threshold of its own\n", l ? "zh" : "en");
+                    continue;
+                }
+                hr_route_metrics lm;
+                lthr[l] = hr_classifier_calibrate(c, &ds, lr, ln, lp, &t, &lm);
+                printf("%s (%zu rows): threshold %.4f -> small %.1f%% medium %.1f%% large %.1f%%, cost %.3f, "
+                       "quality %.3f, PGR %.3f\n",
+                       l ? "zh" : "en", ln, lthr[l], 100 * lm.share[0], 100 * lm.share[1], 100 * lm.share[2], lm.cost,
+                       lm.quality, lm.pgr);
+            }
+            free(lr);
+            free(lp);
+        }
         rc = 0;
         if (write) {
             hr_classifier_set_threshold(c, thr);
+            for (int l = 0; l < 2; l++) hr_classifier_set_lang_threshold(c, l, lthr[l]);
             if (hr_classifier_save(c, model, err, sizeof err) < 0) {
                 fprintf(stderr, "hermes-router calibrate: %s\n", err);
                 rc = 1;

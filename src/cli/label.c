@@ -4,15 +4,13 @@
  *       writes one JSON object per logged request with captured text:
  *       {"id":"log:ROWID","request_id","tier","strategy","prompt","label":null}
  *       (only rows without a label unless --all).
- *   hermes-router label import --config F --in LABELS.jsonl --out DATASET.jsonl
+ *   hermes-router label import --config F --in LABELS.jsonl [--out DATASET.jsonl]
  *       reads {"id":"log:ROWID","label":"small|medium|large"} lines (extra
- *       fields ignored), joins them with the logged prompts and writes a
- *       training file for `hermes-router train --data DATASET.jsonl`
- *       ({"id","source":"log","lang","prompt","label"}; quality is implied by
- *       the label).
- *
- * Writing labels back into the log needs an update call in the store
- * (store.h has none yet); until then import produces the training file. */
+ *       fields ignored), writes each label into the log row it names (one
+ *       transaction, hr_store_labels_set), so `train --from-log` sees it, and
+ *       with --out also writes a training file for `train --data` ({"id",
+ *       "source":"log","lang","prompt","label"}; quality is implied by the
+ *       label). Labels naming no logged prompt are counted and skipped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +28,9 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: hermes-router label export --config F [--out FILE] [--all] [--limit N]\n"
-               "       hermes-router label import --config F --in LABELS.jsonl --out DATASET.jsonl\n");
+               "       hermes-router label import --config F --in LABELS.jsonl [--out DATASET.jsonl]\n"
+               "  import writes the labels into the request log (for train --from-log) and, with --out,\n"
+               "  a training file for train --data.\n");
 }
 
 typedef struct export_ctx {
@@ -69,8 +69,10 @@ typedef struct label_entry {
 typedef struct import_ctx {
     label_entry *labels; /* sorted by id */
     size_t n;
-    FILE *out;
+    FILE *out;           /* NULL: no training file */
     long written;
+    hr_store_label *matched; /* labels naming a logged prompt, for the log update */
+    size_t n_matched;
 } import_ctx;
 
 static int cmp_entry(const void *a, const void *b) {
@@ -83,6 +85,10 @@ static int import_row(const hr_log_row *row, int64_t id, void *ud) {
     label_entry key = {.id = id};
     label_entry *e = bsearch(&key, x->labels, x->n, sizeof key, cmp_entry);
     if (!e || !row->prompt) return 0;
+    x->matched[x->n_matched].id = id;
+    x->matched[x->n_matched].label = hr_tier_name(e->tier);
+    x->n_matched++;
+    if (!x->out) return 0;
     cJSON *o = cJSON_CreateObject();
     char sid[32];
     snprintf(sid, sizeof sid, "log:%lld", (long long)id);
@@ -197,8 +203,8 @@ int hr_cmd_label(int argc, char **argv) {
         return 2;
     }
     bool is_import = !strcmp(sub, "import");
-    if (is_import && (!in || !out)) {
-        fprintf(stderr, "hermes-router label import: --in LABELS.jsonl and --out DATASET.jsonl are required\n");
+    if (is_import && !in) {
+        fprintf(stderr, "hermes-router label import: --in LABELS.jsonl is required\n");
         return 2;
     }
     char err[512];
@@ -214,15 +220,20 @@ int hr_cmd_label(int argc, char **argv) {
         free(ix.labels);
         return 1;
     }
+    /* import writes labels: read-write, but only into a log that exists */
     hr_store *s = hr_store_open_readonly(&cfg->log, err, sizeof err);
+    if (s && is_import) {
+        hr_store_close(s);
+        s = hr_store_open(&cfg->log, err, sizeof err);
+    }
     hr_config_free(cfg);
     if (!s) {
         fprintf(stderr, "hermes-router label: %s\n", err);
         free(ix.labels);
         return 1;
     }
-    FILE *f = out ? fopen(out, "w") : stdout;
-    if (!f) {
+    FILE *f = out ? fopen(out, "w") : is_import ? NULL : stdout;
+    if (!f && out) {
         fprintf(stderr, "hermes-router label: cannot write '%s'\n", out);
         hr_store_close(s);
         free(ix.labels);
@@ -232,20 +243,26 @@ int hr_cmd_label(int argc, char **argv) {
     long n;
     export_ctx ex = {.out = f, .all = all};
     ix.out = f;
+    ix.matched = hr_xmalloc((ix.n ? ix.n : 1) * sizeof *ix.matched);
     if (is_import) n = hr_store_query_rows(s, &q, import_row, &ix, err, sizeof err);
     else n = hr_store_query_rows(s, &q, export_row, &ex, err, sizeof err);
     int rc = 0;
-    if (n < 0) {
+    long stored = 0;
+    if (n >= 0 && is_import) stored = hr_store_labels_set(s, ix.matched, ix.n_matched, err, sizeof err);
+    if (n < 0 || stored < 0) {
         fprintf(stderr, "hermes-router label: %s\n", err);
         rc = 1;
     } else if (is_import) {
-        fprintf(stderr, "label import: %ld of %zu labels matched a logged prompt; wrote %s (train with --data %s)\n",
-                ix.written, ix.n, out, out);
+        fprintf(stderr, "label import: %zu of %zu labels matched a logged prompt; %ld stored in the request log",
+                ix.n_matched, ix.n, stored);
+        if (out) fprintf(stderr, "; wrote %s (train with --data %s)", out, out);
+        fprintf(stderr, " (or train --from-log --config F)\n");
     } else {
         fprintf(stderr, "label export: %ld prompts%s\n", ex.written, all ? "" : " without a label");
     }
     if (out && fclose(f) != 0) rc = 1;
     hr_store_close(s);
     free(ix.labels);
+    free(ix.matched);
     return rc;
 }

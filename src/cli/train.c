@@ -38,7 +38,8 @@ static void usage(FILE *f) {
             "  --target-cost X      else calibrate it to this cost share on the validation rows (0.3)\n"
             "  --exclude-source L   comma-separated sources held out of training (evaluated apart)\n"
             "  --nthread N          XGBoost threads (default: all cores)\n"
-            "  --target best|label  class = cheapest tier as good as the best (default) or the data's label\n"
+            "  --target T           best: class = cheapest tier as good as the best (default); label: the\n"
+            "                       data's label; gain: regress each tier's quality gain, route by gain/cost\n"
             "  --weight-floor X     sample weight = quality gap + X; negative = unweighted (default -1)\n"
             "  --tree-method M      XGBoost tree_method: hist (default), approx, exact\n"
             "  --booster B          gbtree (default) or gblinear (softmax regression on the features)\n"
@@ -85,7 +86,22 @@ static void report(const char *title, hr_classifier *c, const hr_route_dataset *
     }
     size_t tp[HR_TIER_MAX] = {0}, pred[HR_TIER_MAX] = {0}, actual[HR_TIER_MAX] = {0}, correct = 0;
     int *choice = malloc(n * sizeof *choice), *oracle = malloc(n * sizeof *oracle);
-    for (size_t i = 0; i < n; i++) {
+    bool gain = target == HR_TARGET_GAIN;
+    double se[HR_TIER_MAX] = {0};
+    for (size_t i = 0; gain && i < n; i++) {
+        const float *q = probs + i * (size_t)m->n_tiers;
+        for (int k = 0; k < m->n_tiers; k++) {
+            double d = (double)q[k] - ds->rows[rows[i]].quality[m->tiers[k]];
+            se[k] += d * d;
+        }
+        oracle[i] = ds->rows[rows[i]].label;
+    }
+    if (gain) {
+        printf("%s: %zu rows, RMSE of the predicted quality:", title, n);
+        for (int k = 0; k < m->n_tiers; k++) printf(" %s %.3f", hr_tier_name(m->tiers[k]), sqrt(se[k] / (double)n));
+        printf("\n");
+    }
+    for (size_t i = 0; !gain && i < n; i++) {
         const float *p = probs + i * (size_t)m->n_tiers;
         int best = 0;
         for (int k = 1; k < m->n_tiers; k++)
@@ -97,11 +113,11 @@ static void report(const char *title, hr_classifier *c, const hr_route_dataset *
         if (bt == lt) tp[bt]++, correct++;
         oracle[i] = olab;
     }
-    printf("%s: %zu rows, accuracy %.3f (majority class %.3f)\n", title, n, (double)correct / (double)n,
+    if (!gain) printf("%s: %zu rows, accuracy %.3f (majority class %.3f)\n", title, n, (double)correct / (double)n,
            (double)(actual[0] > actual[1] ? (actual[0] > actual[2] ? actual[0] : actual[2])
                                           : (actual[1] > actual[2] ? actual[1] : actual[2])) /
                (double)n);
-    for (int t = 0; t < HR_TIER_MAX; t++)
+    for (int t = 0; t < HR_TIER_MAX && !gain; t++)
         printf("  %-6s precision %.3f recall %.3f (support %zu)\n", hr_tier_name(t),
                pred[t] ? (double)tp[t] / (double)pred[t] : 0.0, actual[t] ? (double)tp[t] / (double)actual[t] : 0.0,
                actual[t]);
@@ -180,7 +196,7 @@ int hr_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--target-cost")) TAKE(target_cost = atof(v))
         else if (!strcmp(a, "--exclude-source")) TAKE(exclude = v)
         else if (!strcmp(a, "--nthread")) TAKE(p.nthread = atoi(v))
-        else if (!strcmp(a, "--target")) TAKE(p.target = !strcmp(v, "label") ? HR_TARGET_LABEL : HR_TARGET_BEST)
+        else if (!strcmp(a, "--target")) TAKE(p.target = !strcmp(v, "label") ? HR_TARGET_LABEL : !strcmp(v, "gain") ? HR_TARGET_GAIN : HR_TARGET_BEST)
         else if (!strcmp(a, "--weight-floor")) TAKE(p.weight_floor = atof(v))
         else if (!strcmp(a, "--tree-method")) TAKE(p.tree_method = v)
         else if (!strcmp(a, "--booster")) TAKE(p.booster = v)
@@ -287,6 +303,23 @@ int hr_cmd_train(int argc, char **argv) {
             hr_classifier_set_threshold(c, p.threshold);
             printf("default threshold %.4f: cost %.3f of all-large on the %s rows (--target-cost %.2f)\n",
                    p.threshold, m.cost, nva ? "validation" : "training", target_cost);
+            /* per language, where it has enough rows to calibrate on */
+            size_t *lr = malloc(cn * sizeof *lr);
+            float *lp = malloc(cn * (size_t)HR_TIER_MAX * sizeof *lp);
+            for (int l = 0; l < 2; l++) {
+                size_t ln = 0;
+                for (size_t i = 0; i < cn; i++)
+                    if (hr_classifier_lang_of(ds.rows[cr[i]].prompt) == l) {
+                        memcpy(lp + ln * HR_TIER_MAX, probs + i * HR_TIER_MAX, HR_TIER_MAX * sizeof *lp);
+                        lr[ln++] = cr[i];
+                    }
+                if (ln < 30) continue;
+                double lt = hr_classifier_calibrate(c, &ds, lr, ln, lp, &t, &m);
+                hr_classifier_set_lang_threshold(c, l, lt);
+                printf("  %s threshold %.4f: cost %.3f on its %zu rows\n", l ? "zh" : "en", lt, m.cost, ln);
+            }
+            free(lr);
+            free(lp);
             free(probs);
         }
     }

@@ -23,6 +23,7 @@ struct hr_classifier {
     size_t ncols;
     pthread_mutex_t mu;    /* serialises calls into the booster */
     bool via_dmatrix;      /* predict through a DMatrix (gblinear) */
+    bool gain;             /* target "gain": outputs are q[0] and per-tier gains */
 };
 
 #define META_FORMAT "hermes-router-classifier"
@@ -35,6 +36,7 @@ hr_classifier *hr_classifier_wrap(void *booster, const hr_classifier_meta *meta)
     c->meta = *meta;
     c->ncols = hr_features_ncols(&meta->features);
     c->via_dmatrix = !strcmp(meta->booster, "gblinear");
+    c->gain = hr_classifier_meta_is_gain(meta);
     pthread_mutex_init(&c->mu, NULL);
     return c;
 }
@@ -49,6 +51,17 @@ void hr_classifier_free(hr_classifier *c) {
 const hr_classifier_meta *hr_classifier_get_meta(const hr_classifier *c) { return &c->meta; }
 
 void hr_classifier_set_threshold(hr_classifier *c, double threshold) { c->meta.threshold = threshold; }
+
+void hr_classifier_set_lang_threshold(hr_classifier *c, int lang, double threshold) {
+    if (lang == HR_CLF_LANG_EN || lang == HR_CLF_LANG_ZH)
+        c->meta.threshold_lang[lang] = threshold > 0 && threshold <= 1 ? threshold : 0;
+}
+
+int hr_classifier_lang_of(const char *text) {
+    return !strcmp(hr_route_guess_lang(text), "zh") ? HR_CLF_LANG_ZH : HR_CLF_LANG_EN;
+}
+
+static const char *lang_names[2] = {"en", "zh"};
 
 /* Reads a whole file (at most cap bytes). Returns malloc'd data or NULL with err. */
 static char *read_file(const char *path, size_t cap, size_t *len, const char *what, char *err, size_t errlen) {
@@ -129,6 +142,11 @@ static char *meta_to_json(const hr_classifier_meta *m) {
     cJSON *t = cJSON_AddArrayToObject(o, "tiers");
     for (int k = 0; k < m->n_tiers; k++) cJSON_AddItemToArray(t, cJSON_CreateString(hr_tier_name(m->tiers[k])));
     cJSON_AddNumberToObject(o, "threshold", m->threshold);
+    if (m->threshold_lang[0] > 0 || m->threshold_lang[1] > 0) {
+        cJSON *bl = cJSON_AddObjectToObject(o, "threshold_by_lang");
+        for (int l = 0; l < 2; l++)
+            if (m->threshold_lang[l] > 0) cJSON_AddNumberToObject(bl, lang_names[l], m->threshold_lang[l]);
+    }
     cJSON_AddStringToObject(o, "target", m->target[0] ? m->target : "label");
     cJSON_AddStringToObject(o, "booster", m->booster[0] ? m->booster : "gbtree");
     cJSON_AddNumberToObject(o, "trees", m->trees);
@@ -226,6 +244,11 @@ static int meta_from_json(const char *text, const char *path, hr_classifier_meta
         m->tiers[k] = tier;
     }
     m->threshold = cJSON_IsNumber(thr) ? thr->valuedouble : 0.5;
+    const cJSON *bl = cJSON_GetObjectItemCaseSensitive(o, "threshold_by_lang");
+    for (int l = 0; l < 2; l++) {
+        const cJSON *tl = cJSON_GetObjectItemCaseSensitive(bl, lang_names[l]);
+        if (cJSON_IsNumber(tl) && tl->valuedouble > 0 && tl->valuedouble <= 1) m->threshold_lang[l] = tl->valuedouble;
+    }
     const cJSON *v;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "trees")) && cJSON_IsNumber(v)) m->trees = v->valueint;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "depth")) && cJSON_IsNumber(v)) m->depth = v->valueint;
@@ -307,6 +330,12 @@ int hr_classifier_predict_csr(hr_classifier *c, const size_t *indptr, const uint
     pthread_mutex_lock(&c->mu);
     int rc = predict_locked(c, indptr, indices, values, n, probs);
     pthread_mutex_unlock(&c->mu);
+    if (rc == 0 && c->gain) {
+        /* q[0], q[1]-q[0], q[2]-q[1] -> q[0], q[1], q[2] */
+        int nt = c->meta.n_tiers;
+        for (size_t i = 0; i < n; i++)
+            for (int k = 1; k < nt; k++) probs[i * (size_t)nt + (size_t)k] += probs[i * (size_t)nt + (size_t)k - 1];
+    }
     return rc;
 }
 
@@ -339,6 +368,30 @@ int hr_classifier_pick(const float *probs, int n_tiers, double threshold, float 
         if (pick < 0 && (k == n_tiers - 1 || p >= threshold)) pick = k;
     }
     return pick < 0 ? n_tiers - 1 : pick;
+}
+
+bool hr_classifier_meta_is_gain(const hr_classifier_meta *m) { return !strcmp(m->target, "gain"); }
+
+int hr_classifier_pick_gain(const float *q, const int *tiers, int n_tiers, double threshold) {
+    if (threshold <= 0) return 0;
+    double lambda = threshold >= 1 ? 0.0 : 1.0 / threshold - 1.0;
+    int pick = 0;
+    double best = -INFINITY;
+    for (int k = 0; k < n_tiers; k++) {
+        double u = (double)q[k] - lambda * hr_tier_cost[tiers[k]] / hr_tier_cost[HR_TIER_LARGE];
+        if (u > best) { /* strict: ties keep the cheaper tier */
+            best = u;
+            pick = k;
+        }
+    }
+    return pick;
+}
+
+int hr_classifier_choose(const hr_classifier_meta *m, const float *out, double threshold, float *pass) {
+    if (!hr_classifier_meta_is_gain(m)) return hr_classifier_pick(out, m->n_tiers, threshold, pass);
+    if (pass)
+        for (int k = 0; k < m->n_tiers; k++) pass[k] = out[k];
+    return hr_classifier_pick_gain(out, m->tiers, m->n_tiers, threshold);
 }
 
 hr_classifier *hr_classifier_load(const char *path, char *err, size_t errlen) {
@@ -414,6 +467,7 @@ int hr_classifier_save(const hr_classifier *c, const char *path, char *err, size
 typedef struct clf_state {
     hr_classifier *clf;
     double threshold;
+    double threshold_lang[2]; /* 0 = threshold */
 } clf_state;
 
 static void *clf_create(const hr_config *cfg, char *err, size_t errlen) {
@@ -428,6 +482,8 @@ static void *clf_create(const hr_config *cfg, char *err, size_t errlen) {
     s->clf = c;
     double t = cfg->classifier.threshold;
     s->threshold = (t > 0 && t <= 1) ? t : c->meta.threshold;
+    if (!(t > 0 && t <= 1)) /* the config's knob overrides the model's per-language ones */
+        for (int l = 0; l < 2; l++) s->threshold_lang[l] = c->meta.threshold_lang[l];
     return s;
 }
 
@@ -448,17 +504,29 @@ static int clf_decide(void *self, const hr_chat_request *req, bool want_features
         hr_feature_vec_free(&v);
         return -1;
     }
-    int k = hr_classifier_pick(probs, m->n_tiers, s->threshold, pass);
+    /* the language from the cjk_share feature (the same rule as hr_classifier_lang_of) */
+    int lang = hr_feature_vec_get(&v, (uint32_t)m->features.dim + HR_FEAT_CJK_SHARE) > 0.2f ? HR_CLF_LANG_ZH
+                                                                                           : HR_CLF_LANG_EN;
+    double thr = s->threshold_lang[lang] > 0 ? s->threshold_lang[lang] : s->threshold;
+    int k = hr_classifier_choose(m, probs, thr, pass);
     out->tier = m->tiers[k];
     out->strategy = "classifier";
     out->n_probs = HR_TIER_MAX;
     for (int i = 0; i < m->n_tiers; i++) out->probs[m->tiers[i]] = probs[i];
-    if (k < m->n_tiers - 1)
+    if (s->clf->gain) {
+        int o = 0;
+        o += snprintf(out->reason, sizeof out->reason, "E[quality]");
+        for (int i = 0; i < m->n_tiers && o > 0 && (size_t)o < sizeof out->reason; i++)
+            o += snprintf(out->reason + o, sizeof out->reason - (size_t)o, " %s=%.2f", hr_tier_name(m->tiers[i]),
+                          probs[i]);
+        if (o > 0 && (size_t)o < sizeof out->reason)
+            snprintf(out->reason + o, sizeof out->reason - (size_t)o, ", threshold %.2f", thr);
+    } else if (k < m->n_tiers - 1)
         snprintf(out->reason, sizeof out->reason, "P(%s passes)=%.2f >= %.2f", hr_tier_name(m->tiers[k]), pass[k],
-                 s->threshold);
+                 thr);
     else if (k > 0)
         snprintf(out->reason, sizeof out->reason, "P(%s passes)=%.2f < %.2f", hr_tier_name(m->tiers[k - 1]),
-                 pass[k - 1], s->threshold);
+                 pass[k - 1], thr);
     else
         snprintf(out->reason, sizeof out->reason, "only tier");
     if (want_features) {
@@ -470,9 +538,9 @@ static int clf_decide(void *self, const hr_chat_request *req, bool want_features
             else cJSON_AddNumberToObject(f, hr_features_dense_name((int)(v.idx[i] - d)), v.val[i]);
         }
         cJSON_AddNumberToObject(f, "hashed_nonzero", (double)hashed);
-        cJSON *p = cJSON_AddObjectToObject(f, "p_pass");
+        cJSON *p = cJSON_AddObjectToObject(f, s->clf->gain ? "expected_quality" : "p_pass");
         for (int i = 0; i < m->n_tiers; i++) cJSON_AddNumberToObject(p, hr_tier_name(m->tiers[i]), pass[i]);
-        cJSON_AddNumberToObject(f, "threshold", s->threshold);
+        cJSON_AddNumberToObject(f, "threshold", thr);
         out->features = f;
     }
     hr_feature_vec_free(&v);

@@ -16,7 +16,13 @@
  *
  * Threshold. config router.classifier.threshold when it is in (0, 1], else
  * (0, the default) the sidecar's; `hermes-router train` stores one
- * calibrated to a target cost and `calibrate --write` replaces it. The config's
+ * calibrated to a target cost and `calibrate --write` replaces it. The
+ * sidecar may also hold one per language ("threshold_by_lang": {"en", "zh"},
+ * written by train and `calibrate --per-lang`), used when the config's is 0:
+ * the same knob gives Chinese prompts a lower cost than English ones, so
+ * each language is calibrated to the target on its own rows. A request is
+ * "zh" when CJK code points are over a fifth of its non-space text
+ * (hr_route_guess_lang; the cjk_share feature). The config's
  * classifier.dim only sets the training default: serving always uses the
  * feature settings in the sidecar.
  *
@@ -59,13 +65,14 @@ typedef struct hr_classifier_meta {
     int n_tiers;                 /* 2 or 3: classes are tiers[0..n_tiers) */
     int tiers[HR_TIER_MAX];      /* HR_TIER_* per class, smallest first */
     double threshold;            /* default threshold chosen at training */
+    double threshold_lang[2];    /* per language (HR_CLF_LANG_*), 0 = use threshold */
     int trees, depth;
     double eta;
     uint32_t seed;
     double val_fraction;         /* rows with hr_route_split_is_val() held out */
     int folds, fold;             /* folds > 1: fold `fold` of `folds` held out instead */
     char exclude_sources[256];   /* comma-separated sources left out of training */
-    char target[16];             /* "label" | "best" (see hr_train_target) */
+    char target[16];             /* "label" | "best" | "gain" (see hr_train_target) */
     char booster[16];            /* "gbtree" | "gblinear" */
 } hr_classifier_meta;
 
@@ -82,9 +89,17 @@ void hr_classifier_free(hr_classifier *c);
 const hr_classifier_meta *hr_classifier_get_meta(const hr_classifier *c);
 /* Sets the default threshold stored in the sidecar (not thread-safe: before sharing c). */
 void hr_classifier_set_threshold(hr_classifier *c, double threshold);
+/* Languages with their own threshold. */
+enum { HR_CLF_LANG_EN = 0, HR_CLF_LANG_ZH = 1 };
+/* Sets the threshold of one language (0 = none: the default applies). Same rules. */
+void hr_classifier_set_lang_threshold(hr_classifier *c, int lang, double threshold);
+/* HR_CLF_LANG_ZH when CJK code points are over a fifth of the non-space text. */
+int hr_classifier_lang_of(const char *text);
 
 /* Class probabilities P(label = tiers[k]) for one row, written to probs[k]
- * (k < n_tiers). Returns 0, or -1 when XGBoost fails. Thread-safe. */
+ * (k < n_tiers); for a "gain" model the predicted quality of tier k instead
+ * (and hr_route_decision.probs carries those). Returns 0, or -1 when
+ * XGBoost fails. Thread-safe. */
 int hr_classifier_predict(hr_classifier *c, const hr_feature_vec *v, float probs[HR_TIER_MAX]);
 /* Features + predict for a request. scratch may be NULL (allocated per call). */
 int hr_classifier_predict_request(hr_classifier *c, const hr_chat_request *req, hr_feature_vec *scratch,
@@ -97,6 +112,21 @@ int hr_classifier_predict_csr(hr_classifier *c, const size_t *indptr, const uint
  * last class when none). pass[k] (may be NULL) receives P(label <= k).
  * Returns the class index. */
 int hr_classifier_pick(const float *probs, int n_tiers, double threshold, float *pass);
+
+/* Decision rule of a "gain" model (target "gain"): q[k] is the predicted
+ * quality of class k; the pick maximises q[k] - lambda * cost[k] (cost
+ * relative to the largest tier, 8:70:405), lambda = 1/threshold - 1, so
+ * threshold 1 buys any predicted gain, 0.5 buys a gain of one quality point
+ * per unit of all-large cost, lower thresholds demand more. Ties go to the
+ * cheaper tier; a higher threshold never picks a cheaper tier. */
+int hr_classifier_pick_gain(const float *q, const int *tiers, int n_tiers, double threshold);
+
+/* The rule of model meta: pick (class targets) or pick_gain (target "gain").
+ * out is what hr_classifier_predict gives. pass (may be NULL) gets
+ * P(class <= k) for class targets, the predicted quality q[k] for "gain". */
+int hr_classifier_choose(const hr_classifier_meta *m, const float *out, double threshold, float *pass);
+/* True for a model trained with target "gain". */
+bool hr_classifier_meta_is_gain(const hr_classifier_meta *m);
 
 /* The router strategy "classifier" (config router.classifier.model/threshold)
  * is hr_strategy_classifier in router.h: create() loads the model (NULL with
@@ -173,9 +203,15 @@ void hr_route_dataset_features(const hr_route_dataset *ds, const size_t *rows, s
  * Optional sample weights = max - min quality over the tiers + weight_floor,
  * so prompts where the choice matters count most (off by default: on the
  * routing data they did not help, see docs/ROUTER_EVAL.md). */
-typedef enum { HR_TARGET_LABEL = 0, HR_TARGET_BEST = 1 } hr_train_target;
+typedef enum { HR_TARGET_LABEL = 0, HR_TARGET_BEST = 1, HR_TARGET_GAIN = 2 } hr_train_target;
 
-/* The class index of a row under a target. */
+/* GAIN (a regression, not classes): the model predicts, per row, the
+ *   quality of the smallest tier and the gain of each tier over the one
+ *   below (q[0], q[1]-q[0], q[2]-q[1]; squared error), and prediction turns
+ *   that into the expected quality of every tier (hr_classifier_choose).
+ *   It keeps how much a bigger tier helps, which the class targets lose.
+ *
+ * The class index of a row under a target (LABEL / BEST only). */
 int hr_train_target_class(const hr_route_example *ex, hr_train_target target);
 
 typedef struct hr_train_params {

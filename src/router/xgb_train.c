@@ -326,9 +326,27 @@ static DMatrixHandle make_dmatrix(const hr_route_dataset *ds, const size_t *rows
         snprintf(err, errlen, "XGBoost: cannot build the training matrix: %s", XGBGetLastError());
         return NULL;
     }
-    float *labels = hr_xmalloc((n ? n : 1) * sizeof *labels);
-    for (size_t i = 0; i < n; i++) labels[i] = (float)hr_train_target_class(&ds->rows[rows[i]], p->target);
-    XGDMatrixSetFloatInfo(d, "label", labels, n);
+    float *labels = hr_xmalloc((n ? n : 1) * HR_TIER_MAX * sizeof *labels);
+    if (p->target == HR_TARGET_GAIN) {
+        /* n x 3 regression targets: q[0], q[1]-q[0], q[2]-q[1] */
+        for (size_t i = 0; i < n; i++) {
+            const float *q = ds->rows[rows[i]].quality;
+            for (int t = 0; t < HR_TIER_MAX; t++) labels[i * HR_TIER_MAX + (size_t)t] = t ? q[t] - q[t - 1] : q[0];
+        }
+        char iface[192];
+        snprintf(iface, sizeof iface,
+                 "{\"data\":[%llu,true],\"shape\":[%zu,%d],\"typestr\":\"<f4\",\"version\":3}",
+                 (unsigned long long)(uintptr_t)labels, n, HR_TIER_MAX);
+        if (XGDMatrixSetInfoFromInterface(d, "label", iface) != 0) {
+            snprintf(err, errlen, "XGBoost: cannot set the regression targets: %s", XGBGetLastError());
+            free(labels);
+            XGDMatrixFree(d);
+            return NULL;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) labels[i] = (float)hr_train_target_class(&ds->rows[rows[i]], p->target);
+        XGDMatrixSetFloatInfo(d, "label", labels, n);
+    }
     if (p->weight_floor >= 0) {
         for (size_t i = 0; i < n; i++) {
             const float *q = ds->rows[rows[i]].quality;
@@ -378,12 +396,13 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
         if (XGBoosterSetParam(h, k, num) != 0) goto fail;            \
     } while (0)
     SETP("booster", "%s", p->booster ? p->booster : "gbtree");
-    SETP("objective", "%s", "multi:softprob");
+    bool gain = p->target == HR_TARGET_GAIN;
+    SETP("objective", "%s", gain ? "reg:squarederror" : "multi:softprob");
     SETP("lambda", "%g", p->lambda);
     SETP("alpha", "%g", p->alpha);
-    SETP("num_class", "%d", HR_TIER_MAX);
+    if (!gain) SETP("num_class", "%d", HR_TIER_MAX);
     SETP("tree_method", "%s", p->tree_method ? p->tree_method : "hist");
-    SETP("eval_metric", "%s", "mlogloss");
+    SETP("eval_metric", "%s", gain ? "rmse" : "mlogloss");
     SETP("max_depth", "%d", p->depth);
     SETP("eta", "%g", p->eta);
     SETP("subsample", "%g", p->subsample > 0 ? p->subsample : 1.0);
@@ -421,7 +440,8 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
     meta.fold = p->folds > 1 ? p->fold : 0;
     snprintf(meta.exclude_sources, sizeof meta.exclude_sources, "%s", p->exclude_sources ? p->exclude_sources : "");
     snprintf(meta.booster, sizeof meta.booster, "%s", p->booster ? p->booster : "gbtree");
-    snprintf(meta.target, sizeof meta.target, "%s", p->target == HR_TARGET_LABEL ? "label" : "best");
+    snprintf(meta.target, sizeof meta.target, "%s",
+             p->target == HR_TARGET_LABEL ? "label" : p->target == HR_TARGET_GAIN ? "gain" : "best");
     XGBoosterSetParam(h, "nthread", "1");
     out = hr_classifier_wrap(h, &meta);
     h = NULL;
@@ -464,7 +484,7 @@ float *hr_classifier_predict_rows(hr_classifier *c, const hr_route_dataset *ds, 
 void hr_classifier_route_rows(const hr_classifier *c, const float *probs, size_t n, double threshold, int *choice) {
     const hr_classifier_meta *m = hr_classifier_get_meta(c);
     for (size_t i = 0; i < n; i++)
-        choice[i] = m->tiers[hr_classifier_pick(probs + i * (size_t)m->n_tiers, m->n_tiers, threshold, NULL)];
+        choice[i] = m->tiers[hr_classifier_choose(m, probs + i * (size_t)m->n_tiers, threshold, NULL)];
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -485,14 +505,28 @@ double hr_classifier_calibrate(const hr_classifier *c, const hr_route_dataset *d
                                const float *probs, const hr_calibrate_target *target, hr_route_metrics *mout) {
     const hr_classifier_meta *meta = hr_classifier_get_meta(c);
     int nt = meta->n_tiers;
-    /* candidate thresholds: midpoints between the distinct P(pass) values */
-    size_t nv = n * (size_t)(nt - 1);
+    /* candidate thresholds: midpoints between the thresholds where a row's
+     * decision can change: its P(pass) values (class targets), or for a gain
+     * model 1 / (1 + lambda) at each lambda where two tiers tie */
+    size_t nv = n * (size_t)(nt * (nt - 1) / 2);
     float *vals = hr_xmalloc((nv + 2) * sizeof *vals);
     size_t k = 0;
+    bool gain = hr_classifier_meta_is_gain(meta);
     for (size_t i = 0; i < n; i++) {
-        float pass[HR_TIER_MAX];
-        hr_classifier_pick(probs + i * (size_t)nt, nt, 0.5, pass);
-        for (int t = 0; t < nt - 1; t++) vals[k++] = pass[t];
+        const float *o = probs + i * (size_t)nt;
+        if (gain) {
+            for (int a = 0; a < nt; a++)
+                for (int b = a + 1; b < nt; b++) {
+                    double dc = (hr_tier_cost[meta->tiers[b]] - hr_tier_cost[meta->tiers[a]]) /
+                                hr_tier_cost[HR_TIER_LARGE];
+                    double lambda = ((double)o[b] - (double)o[a]) / dc;
+                    if (lambda > 0) vals[k++] = (float)(1.0 / (1.0 + lambda));
+                }
+        } else {
+            float pass[HR_TIER_MAX];
+            hr_classifier_pick(o, nt, 0.5, pass);
+            for (int t = 0; t < nt - 1; t++) vals[k++] = pass[t];
+        }
     }
     vals[k++] = 0.0f;
     vals[k++] = 1.0f;

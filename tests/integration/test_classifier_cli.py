@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,59 @@ def write_data(path, per_class=40):
             row = {"id": f"syn:{i}", "source": "syn" if i % 2 else "syn2", "lang": lang, "category": "x",
                    "prompt": prompt, "quality": q, "label": ["small", "medium", "large"][cls]}
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+# Request log schema version 1, as src/store/store_sqlite.c creates it (a
+# newer build migrates it on open).
+SCHEMA_V1 = """CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL,
+ request_id TEXT, tier TEXT NOT NULL DEFAULT '', model TEXT, strategy TEXT, reason TEXT,
+ forced INTEGER NOT NULL DEFAULT 0, stream INTEGER NOT NULL DEFAULT 0, route_us REAL, latency_ms REAL,
+ ttft_ms REAL, prompt_tokens INTEGER, completion_tokens INTEGER, status INTEGER NOT NULL DEFAULT 0,
+ error TEXT, prompt TEXT, attempts_json TEXT, label TEXT); PRAGMA user_version = 1;"""
+
+
+def label_loop(d):
+    """label export -> label the JSONL -> label import writes the labels into
+    the log -> export no longer lists them -> train --from-log uses them."""
+    db, cfg = os.path.join(d, "log.db"), os.path.join(d, "log.yaml")
+    con = sqlite3.connect(db)
+    con.executescript(SCHEMA_V1)
+    prompts = ["Say hello to my friend, please.", "Fix this function:\n```python\ndef f(x): return x\n```",
+               "请证明：对于所有正整数n，n的平方加n是偶数。"]
+    for i in range(12):
+        con.execute("INSERT INTO requests (ts_ms, request_id, tier, status, prompt) VALUES (?, ?, 'medium', ?, ?)",
+                    (1000 + i, f"r{i}", 500 if i == 11 else 200, f"{prompts[i % 3]} #{i}"))
+    con.commit()
+    con.close()
+    with open(cfg, "w") as f:
+        f.write("tiers:\n  small:\n    backends: [{type: openai, url: \"http://127.0.0.1:9/v1\", model: s}]\n"
+                f"log: {{ sqlite: {db} }}\n")
+    ex = os.path.join(d, "export.jsonl")
+    rc, out, err = run("label", "export", "--config", cfg, "--out", ex)
+    rows = [json.loads(x) for x in open(ex)]
+    check(rc == 0 and len(rows) == 11 and all(r["label"] is None for r in rows), f"label export: {err} {rows[:2]}")
+    labels = os.path.join(d, "labels.jsonl")
+    with open(labels, "w") as f:
+        for r in rows[:9]:
+            n = int(r["prompt"].rsplit("#", 1)[1])
+            f.write(json.dumps({"id": r["id"], "label": ["small", "medium", "large"][n % 3]}) + "\n")
+        f.write(json.dumps({"id": "log:9999", "label": "large"}) + "\n")  # no such row: skipped
+        f.write(json.dumps({"id": rows[9]["id"], "label": None}) + "\n")  # still unlabelled
+    rc, out, err = run("label", "import", "--config", cfg, "--in", labels)
+    check(rc == 0 and "9 of 10 labels matched" in err and "9 stored" in err, f"label import: {err}")
+    con = sqlite3.connect(db)
+    got = dict(con.execute("SELECT request_id, label FROM requests"))
+    con.close()
+    want = {f"r{i}": ["small", "medium", "large"][i % 3] if i < 9 else None for i in range(12)}
+    check(got == want, f"labels in the log: {got}")
+    rc, out, err = run("label", "export", "--config", cfg)
+    check(rc == 0 and len(out.splitlines()) == 2, f"export lists only the unlabelled: {out}")
+    model = os.path.join(d, "fromlog.ubj")
+    rc, out, err = run("train", "--from-log", "--config", cfg, "--out", model, "--trees", "2", "--dim", "64",
+                       "--val", "0", "--nthread", "1", "--quiet")
+    check(rc == 0 and "9 labelled rows from the request log" in err, f"train --from-log: {rc} {err}")
+    rc, out, err = run("label", "import", "--config", os.path.join(d, "nolog.yaml"), "--in", labels)
+    check(rc == 1, "import with a missing config fails")
 
 
 def check(cond, msg):
@@ -98,6 +152,28 @@ def main():
         check(rc == 0 and "split heldout: 120 of 120 rows" in out, f"joined folds cover every row: {out[:300]} {err}")
         rc, out, err = run("eval", "--data", data, "--model", ",".join(folds))
         check(rc == 1 and "heldout" in err, f"several models need --split heldout: {err}")
+
+        # target "gain": per-tier quality regression, routed by gain per cost
+        gm = os.path.join(d, "gain.ubj")
+        rc, out, err = run("train", "--data", data, "--out", gm, "--target", "gain", "--trees", "20", "--depth", "3",
+                           "--dim", "256", "--eta", "0.5", "--nthread", "1", "--quiet")
+        check(rc == 0 and "RMSE" in out, f"train --target gain: {out} {err}")
+        meta = json.load(open(gm + ".meta.json"))
+        check(meta["target"] == "gain", f"sidecar target: {meta}")
+        rc, out, err = run("eval", "--data", data, "--model", gm, "--csv", out_csv, "--thresholds", "0.6")
+        check(rc == 0, f"eval gain model: {err}")
+        c = {(r["router"], r["group"]): r for r in csv.DictReader(open(out_csv))}[("classifier", "all")]
+        check(float(c["pgr"]) > 0.95, f"gain model routes like the oracle at 0.6: {c}")
+        # per-language thresholds: each language calibrated to the cost on its own rows
+        rc, out, err = run("calibrate", "--data", data, "--model", gm, "--target-cost", "0.3", "--per-lang", "--write")
+        check(rc == 0 and re.search(r"^en \(80 rows\)", out, re.M) and re.search(r"^zh \(40 rows\)", out, re.M),
+              f"calibrate --per-lang: {out} {err}")
+        meta = json.load(open(gm + ".meta.json"))
+        check(set(meta.get("threshold_by_lang", {})) == {"en", "zh"}, f"per-language thresholds stored: {meta}")
+        rc, out, err = run("calibrate", "--data", data, "--model", gm, "--target-cost", "0.3", "--write")
+        check(rc == 0 and "threshold_by_lang" not in json.load(open(gm + ".meta.json")), "one knob clears them")
+
+        label_loop(d)
 
         rc, out, err = run("eval", "--data", data, "--model", os.path.join(d, "none.ubj"))
         check(rc == 1 and "cannot open" in err, f"missing model: {rc} {err}")

@@ -89,6 +89,45 @@ static void test_pick_rule(void **state) {
     assert_int_equal(hr_classifier_pick(two, 2, 0.8, NULL), 1);
 }
 
+/* Gain rule: maximise q - lambda * cost, lambda = 1/threshold - 1; costs
+ * 8/405, 70/405, 1. */
+static void test_pick_gain_rule(void **state) {
+    (void)state;
+    const int tiers[3] = {HR_TIER_SMALL, HR_TIER_MEDIUM, HR_TIER_LARGE};
+    float q[3] = {0.5f, 0.7f, 0.75f};
+    assert_int_equal(hr_classifier_pick_gain(q, tiers, 3, 1.0), 2);  /* lambda 0: any gain */
+    assert_int_equal(hr_classifier_pick_gain(q, tiers, 3, 0.5), 1);  /* lambda 1: 0.2 for 0.153 yes, 0.05 for 0.83 no */
+    assert_int_equal(hr_classifier_pick_gain(q, tiers, 3, 0.1), 0);  /* lambda 9 */
+    assert_int_equal(hr_classifier_pick_gain(q, tiers, 3, 0.0), 0);
+    /* the medium/large break-even: 0.05 / (1 - 70/405) -> lambda 0.0605, threshold 0.943 */
+    assert_int_equal(hr_classifier_pick_gain(q, tiers, 3, 0.94), 1);
+    assert_int_equal(hr_classifier_pick_gain(q, tiers, 3, 0.945), 2);
+    float flat[3] = {0.5f, 0.5f, 0.5f};
+    assert_int_equal(hr_classifier_pick_gain(flat, tiers, 3, 1.0), 0); /* ties go to the cheaper tier */
+    /* monotone: a higher threshold never picks a cheaper tier */
+    float r[3] = {0.2f, 0.55f, 0.6f};
+    int prev = 0;
+    for (int k = 0; k <= 100; k++) {
+        int t = hr_classifier_pick_gain(r, tiers, 3, k / 100.0);
+        assert_true(t >= prev);
+        prev = t;
+    }
+    assert_int_equal(prev, 2);
+    /* through the meta: "pass" carries the predicted qualities */
+    hr_classifier_meta m;
+    memset(&m, 0, sizeof m);
+    m.n_tiers = 3;
+    memcpy(m.tiers, tiers, sizeof tiers);
+    snprintf(m.target, sizeof m.target, "gain");
+    float pass[3];
+    assert_int_equal(hr_classifier_choose(&m, q, 0.5, pass), 1);
+    assert_memory_equal(pass, q, sizeof q);
+    snprintf(m.target, sizeof m.target, "best");
+    float probs[3] = {0.2f, 0.3f, 0.5f};
+    assert_int_equal(hr_classifier_choose(&m, probs, 0.5, pass), 1);
+    assert_float_equal(pass[1], 0.5, 1e-6);
+}
+
 static void test_metrics_and_split(void **state) {
     (void)state;
     hr_route_dataset ds;
@@ -311,6 +350,18 @@ static void test_calibration_hits_target(void **state) {
     assert_float_equal(m.cost, 0.3, 0.02);
     free(probs);
     hr_classifier_free(c);
+    /* the gain knob too (its candidates are the rows' break-even thresholds) */
+    p.target = HR_TARGET_GAIN;
+    c = hr_classifier_train(&p, &full, rows, n, NULL, 0, err, sizeof err);
+    assert_non_null(c);
+    probs = hr_classifier_predict_rows(c, &full, rows, n);
+    for (int k = 0; k < 3; k++) {
+        tc.cost = 0.1 + 0.1 * k;
+        hr_classifier_calibrate(c, &full, rows, n, probs, &tc, &m);
+        assert_float_equal(m.cost, tc.cost, 0.02);
+    }
+    free(probs);
+    hr_classifier_free(c);
     free(rows);
     hr_route_dataset_free(&full);
 }
@@ -422,6 +473,89 @@ static void test_strategy_in_router(void **state) {
     hr_route_dataset_free(&ds);
 }
 
+/* Target "gain": a regression of each tier's quality; predictions come back
+ * as expected qualities (close to the truth on separable data), survive save
+ * and load, and the strategy routes by gain per cost. */
+static void test_gain_model(void **state) {
+    (void)state;
+    hr_route_dataset ds;
+    synthetic(&ds, 40);
+    size_t *rows = all_rows(ds.n);
+    const char *boosters[2] = {"gbtree", "gblinear"};
+    for (int b = 0; b < 2; b++) {
+        hr_train_params p = small_params();
+        p.target = HR_TARGET_GAIN;
+        p.booster = boosters[b];
+        if (b == 1) p.trees = 60, p.eta = 1, p.lambda = 0.001;
+        else p.trees = 20;
+        char err[512], path[300];
+        hr_classifier *c = hr_classifier_train(&p, &ds, rows, ds.n, NULL, 0, err, sizeof err);
+        if (!c) fail_msg("train: %s", err);
+        assert_string_equal(hr_classifier_get_meta(c)->target, "gain");
+        float *q = hr_classifier_predict_rows(c, &ds, rows, ds.n);
+        assert_non_null(q);
+        double se = 0;
+        for (size_t i = 0; i < ds.n; i++)
+            for (int t = 0; t < 3; t++) se += pow(q[3 * i + t] - ds.rows[i].quality[t], 2);
+        assert_true(sqrt(se / (3.0 * ds.n)) < 0.15);
+        /* at threshold 0.6 (lambda 2/3) every gain of 1 is worth its cost: the oracle's routing */
+        int *choice = malloc(ds.n * sizeof *choice);
+        hr_classifier_route_rows(c, q, ds.n, 0.6, choice);
+        size_t same = 0;
+        for (size_t i = 0; i < ds.n; i++) same += choice[i] == ds.rows[i].label;
+        assert_true(same >= ds.n * 95 / 100);
+        /* calibration over the gain knob finds the oracle's cost (a third
+         * each of small, medium, large; real data: test_calibration_hits_target) */
+        hr_calibrate_target t = {.large_share = -1, .medium_share = -1, .cost = (8.0 + 70 + 405) / 405 / 3};
+        hr_route_metrics m;
+        double thr = hr_classifier_calibrate(c, &ds, rows, ds.n, q, &t, &m);
+        assert_true(thr > 0 && thr <= 1);
+        assert_float_equal(m.cost, t.cost, 0.01);
+        free(choice);
+
+        path_in_tmp(path, sizeof path, b ? "gain.json" : "gain.ubj");
+        assert_int_equal(hr_classifier_save(c, path, err, sizeof err), 0);
+        hr_classifier *l = hr_classifier_load(path, err, sizeof err);
+        if (!l) fail_msg("load: %s", err);
+        assert_string_equal(hr_classifier_get_meta(l)->target, "gain");
+        float *q2 = hr_classifier_predict_rows(l, &ds, rows, ds.n);
+        assert_memory_equal(q, q2, ds.n * 3 * sizeof *q);
+        free(q2);
+        hr_classifier_free(l);
+        hr_classifier_free(c);
+        free(q);
+
+        hr_config *cfg = hr_config_default();
+        for (int k = 0; k < HR_TIER_MAX; k++) cfg->tiers[k].enabled = true;
+        free(cfg->strategy);
+        cfg->strategy = strdup("classifier");
+        cfg->classifier.model = strdup(path);
+        cfg->classifier.threshold = 0.6;
+        hr_router *r = hr_router_create(cfg, err, sizeof err);
+        assert_non_null(r);
+        const char *prompts[3] = {"Say hello to my friend number 1000, please.",
+                                  "Fix this function 7:\n```python\ndef f(x):\n    return x + 7\n```\nIt returns the wrong value.",
+                                  "请证明第99个定理：对于所有正整数n，n的平方加n是偶数，并分析原因。"};
+        for (int k = 0; k < 3; k++) {
+            hr_chat_request req;
+            memset(&req, 0, sizeof req);
+            hr_chat_request_from_prompt(prompts[k], &req);
+            hr_route_decision d;
+            assert_int_equal(hr_router_decide(r, &req, true, &d), 0);
+            if (d.tier != k) fail_msg("%s: prompt %d -> tier %d (%s)", boosters[b], k, d.tier, d.reason);
+            assert_int_equal(d.tier, k);
+            assert_non_null(strstr(d.reason, "E[quality]"));
+            assert_non_null(cJSON_GetObjectItem(d.features, "expected_quality"));
+            hr_route_decision_clear(&d);
+            hr_chat_request_free(&req);
+        }
+        hr_router_free(r);
+        hr_config_free(cfg);
+    }
+    free(rows);
+    hr_route_dataset_free(&ds);
+}
+
 /* decide() from several threads at once on one router gives the same
  * probabilities as one thread (predictions are serialised per model). */
 typedef struct conc_arg {
@@ -488,6 +622,8 @@ static void test_concurrent_decide(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pick_rule),
+        cmocka_unit_test(test_pick_gain_rule),
+        cmocka_unit_test(test_gain_model),
         cmocka_unit_test(test_metrics_and_split),
         cmocka_unit_test(test_dataset_errors),
         cmocka_unit_test(test_train_save_load_roundtrip),
