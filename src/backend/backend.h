@@ -64,6 +64,8 @@ struct event_base *hr_loop_base(hr_loop *l);
 int hr_loop_index(const hr_loop *l);
 /* The libcurl multi handle of this loop (upstream backend only). */
 void *hr_loop_curl_multi(hr_loop *l);
+/* Slot for the native HTTP/1.1 client's per-loop state (transport_h1.c). */
+void **hr_loop_h1_slot(hr_loop *l);
 
 typedef struct hr_backend hr_backend;
 typedef struct hr_call hr_call;

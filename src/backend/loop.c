@@ -9,6 +9,7 @@
 #include <event2/event_struct.h>
 
 #include "backend/backend.h"
+#include "backend/transport.h"
 #include "backend/upstream_internal.h"
 #include "core/buf.h"
 
@@ -21,7 +22,10 @@ struct hr_loop {
     struct event *timer;
     CURL *easy_pool[EASY_POOL]; /* reset handles kept for reuse: curl_easy_init is not cheap */
     int n_easy;
+    void *h1;                   /* the native HTTP/1.1 client's pools (transport_h1.c) */
 };
+
+void **hr_loop_h1_slot(hr_loop *l) { return &l->h1; }
 
 typedef struct sock_ctx {
     struct event ev; /* re-assigned only when libcurl changes what it waits for */
@@ -120,6 +124,7 @@ hr_loop *hr_loop_create(struct event_base *base, int index) {
 
 void hr_loop_free(hr_loop *l) {
     if (!l) return;
+    hr_h1_loop_free(l->h1);
     curl_multi_cleanup(l->multi);
     for (int i = 0; i < l->n_easy; i++) curl_easy_cleanup(l->easy_pool[i]);
     event_free(l->timer);

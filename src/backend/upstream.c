@@ -1,5 +1,6 @@
 /* Upstream backend: an OpenAI-compatible HTTP server (llama.cpp server, vLLM,
- * Ollama, ...) reached with libcurl's multi interface on the caller's loop.
+ * Ollama, ...) reached through transport.h (the built-in HTTP/1.1 client for
+ * http://, libcurl for https://) on the caller's loop.
  *
  * The request body is the client's JSON with `model` rewritten to the tier's
  * upstream model name; streaming requests always ask the upstream for usage
@@ -19,20 +20,13 @@
 
 #include "backend/backend.h"
 #include "backend/hermes_filter.h"
-#include "backend/upstream_internal.h"
+#include "backend/transport.h"
 #include "core/buf.h"
 #include "core/json_splice.h"
 #include "core/log.h"
 
 #define MAX_RESPONSE_BYTES (64u << 20) /* a non-streamed answer larger than this is an error */
 #define MAX_SSE_EVENT_BYTES (8u << 20)
-
-typedef struct xfer xfer;
-struct xfer {
-    void (*finish)(xfer *x, CURLcode rc);
-    CURL *easy;
-    hr_loop *loop;
-};
 
 typedef struct upstream {
     hr_backend base;
@@ -46,12 +40,13 @@ typedef struct upstream {
 } upstream;
 
 struct hr_call {
-    xfer x; /* first: CURLINFO_PRIVATE points here */
+    hr_xfer *xfer;          /* the transfer in flight, or NULL */
+    hr_loop *loop;
     upstream *up;
     hr_sink *sink;
     hr_chat_request *req;
     char *body;
-    struct curl_slist *headers;
+    const char *headers[6];
     hr_buf buf;             /* non-stream: the body; stream: unparsed SSE bytes */
     hr_usage usage;
     long status;
@@ -67,21 +62,11 @@ struct hr_call {
 };
 
 static void call_free(hr_call *c) {
-    if (c->x.easy) {
-        curl_multi_remove_handle(hr_loop_curl_multi(c->x.loop), c->x.easy);
-        hr_loop_easy_put(c->x.loop, c->x.easy);
-    }
-    curl_slist_free_all(c->headers);
+    hr_xfer_cancel(c->xfer);
     free(c->body);
     hr_buf_free(&c->buf);
     hr_hermes_filter_free(c->filter);
     free(c);
-}
-
-void hr_upstream_transfer_done(CURL *easy, CURLcode rc) {
-    xfer *x = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-    if (x) x->finish(x, rc);
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -209,60 +194,39 @@ static void sse_feed(hr_call *c) {
     }
 }
 
-static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
+static int on_data(void *ud, long status, const char *ptr, size_t n) {
     hr_call *c = ud;
-    size_t n = size * nmemb;
-    if (c->cancelled || c->restart_pending) return 0; /* aborts the transfer */
-    if (!c->got_bytes) {
-        c->got_bytes = true;
-        curl_easy_getinfo(c->x.easy, CURLINFO_RESPONSE_CODE, &c->status);
-    }
+    if (c->cancelled || c->restart_pending) return -1; /* aborts the transfer */
+    c->got_bytes = true;
+    c->status = status;
     if (hr_buf_append(&c->buf, ptr, n) < 0) {
         sink_error(c, 502, "upstream_error", "upstream_too_large", false, "upstream %s: answer larger than %u MiB",
                    c->up->base.label, (c->stream ? MAX_SSE_EVENT_BYTES : MAX_RESPONSE_BYTES) >> 20);
-        return 0;
+        return -1;
     }
     if (c->stream && c->status == 200) {
         c->in_callback = true;
         sse_feed(c);
         c->in_callback = false;
-        if (c->cancelled || c->restart_pending) return 0;
+        if (c->cancelled || c->restart_pending) return -1;
     }
-    return n;
-}
-
-static bool connect_failure(CURLcode rc, hr_call *c) {
-    switch (rc) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return true;
-    case CURLE_GOT_NOTHING:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-        return !c->got_bytes;
-    case CURLE_OPERATION_TIMEDOUT: {
-        curl_off_t connect_us = 0;
-        curl_easy_getinfo(c->x.easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-        return connect_us == 0 && !c->got_bytes;
-    }
-    default:
-        return false;
-    }
+    return 0;
 }
 
 static int call_restart(hr_call *c);
 
-static void call_finish(xfer *x, CURLcode rc) {
-    hr_call *c = (hr_call *)x;
+static void on_done(void *ud, long status, hr_xfer_result res, bool got_bytes, const char *msg) {
+    hr_call *c = ud;
+    c->xfer = NULL; /* freed by the transport after this returns */
     if (!c->cancelled && !c->restart_pending) {
-        if (rc != CURLE_OK) {
-            bool retry = connect_failure(rc, c);
-            int status = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
-            sink_error(c, status, "upstream_error", retry ? "upstream_unreachable" : "upstream_error", retry,
-                       "upstream %s: %s", c->up->base.label, curl_easy_strerror(rc));
+        if (res != HR_XFER_OK) {
+            /* safe to send elsewhere: nothing reached the upstream, or nothing came back */
+            bool retry = res == HR_XFER_CONNECT || res == HR_XFER_CONNECT_TIMEOUT || (res == HR_XFER_IO && !got_bytes);
+            int code = res == HR_XFER_TIMEOUT || res == HR_XFER_CONNECT_TIMEOUT ? 504 : 502;
+            sink_error(c, code, "upstream_error", retry ? "upstream_unreachable" : "upstream_error", retry,
+                       "upstream %s: %s", c->up->base.label, msg);
         } else {
-            if (!c->got_bytes) curl_easy_getinfo(c->x.easy, CURLINFO_RESPONSE_CODE, &c->status);
+            c->status = status;
             if (c->status != 200) {
                 upstream_http_error(c);
             } else if (c->stream) {
@@ -288,6 +252,8 @@ static void call_finish(xfer *x, CURLcode rc) {
     if (c->restart_pending && !c->cancelled && call_restart(c) == 0) return; /* the JSON-mode retry */
     call_free(c);
 }
+
+static const hr_xfer_cbs call_cbs = {on_data, on_done};
 
 /* ---- submit / cancel --------------------------------------------------- */
 
@@ -344,8 +310,7 @@ static int hermes_setup(hr_call *c, hr_chat_request *req);
 static hr_call *up_submit(hr_backend *b, hr_loop *loop, hr_chat_request *req, hr_sink *sink) {
     upstream *up = (upstream *)b;
     hr_call *c = hr_xcalloc(1, sizeof *c);
-    c->x.finish = call_finish;
-    c->x.loop = loop;
+    c->loop = loop;
     c->up = up;
     c->sink = sink;
     c->req = req;
@@ -360,10 +325,11 @@ static hr_call *up_submit(hr_backend *b, hr_loop *loop, hr_chat_request *req, hr
     }
     c->body = c->text_mode ? hr_hermes_filter_completions_body(c->filter, b->cfg->model) : upstream_body(b, req);
 
-    c->headers = curl_slist_append(c->headers, "Content-Type: application/json");
-    c->headers = curl_slist_append(c->headers, "Expect:");
-    if (c->stream) c->headers = curl_slist_append(c->headers, "Accept: text/event-stream");
-    if (up->auth_header) c->headers = curl_slist_append(c->headers, up->auth_header);
+    int nh = 0;
+    c->headers[nh++] = "Content-Type: application/json";
+    if (c->stream) c->headers[nh++] = "Accept: text/event-stream";
+    if (up->auth_header) c->headers[nh++] = up->auth_header;
+    c->headers[nh] = NULL;
     if (start_transfer(c) < 0) {
         sink_error(c, 500, "server_error", NULL, false, "cannot start the upstream request");
         call_free(c);
@@ -372,35 +338,27 @@ static hr_call *up_submit(hr_backend *b, hr_loop *loop, hr_chat_request *req, hr
     return c;
 }
 
-/* Configures a pooled easy handle for the call and adds it to the loop's
- * multi handle (again for a restart). */
+/* Starts the call's transfer (again for a restart). */
 static int start_transfer(hr_call *c) {
     upstream *up = c->up;
-    CURL *e = hr_loop_easy_get(c->x.loop);
-    c->x.easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, c->text_mode ? up->completions_url : up->chat_url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(c->body));
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)&c->x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, up->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, up->request_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, up->idle_timeout_s);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (curl_multi_add_handle(hr_loop_curl_multi(c->x.loop), e) != CURLM_OK) return -1;
+    hr_xfer_opts o = {
+        .method = "POST",
+        .url = c->text_mode ? up->completions_url : up->chat_url,
+        .body = c->body,
+        .body_len = strlen(c->body),
+        .headers = c->headers,
+        .connect_timeout_ms = up->connect_timeout_ms,
+        .total_timeout_ms = up->request_timeout_ms,
+        .idle_timeout_ms = up->idle_timeout_s * 1000,
+    };
+    c->xfer = hr_xfer_start(c->loop, &o, &call_cbs, c);
+    if (!c->xfer) return -1;
     atomic_fetch_add(&up->base.requests, 1);
     return 0;
 }
 
 /* The filter's retry hook: the restart happens once the current transfer
- * has been unwound (call_finish), never inside a libcurl callback. */
+ * has been unwound (on_done), never inside a transport callback. */
 static bool call_request_restart(void *ud) {
     hr_call *c = ud;
     if (c->cancelled) return false;
@@ -410,9 +368,6 @@ static bool call_request_restart(void *ud) {
 
 /* Same request, same sink, a fresh transfer. 0, or -1 after an error callback. */
 static int call_restart(hr_call *c) {
-    curl_multi_remove_handle(hr_loop_curl_multi(c->x.loop), c->x.easy);
-    hr_loop_easy_put(c->x.loop, c->x.easy);
-    c->x.easy = NULL;
     hr_buf_reset(&c->buf);
     c->usage.prompt_tokens = c->usage.completion_tokens = -1;
     c->status = 0;
@@ -442,7 +397,7 @@ static int hermes_setup(hr_call *c, hr_chat_request *req) {
 static void up_cancel(hr_call *c) {
     if (!c) return;
     c->cancelled = true;
-    if (c->in_callback) return; /* on_write returns 0; the transfer ends and is freed */
+    if (c->in_callback) return; /* on_data returns -1; the transfer ends and on_done frees the call */
     call_free(c);
 }
 
@@ -493,46 +448,36 @@ hr_backend *hr_upstream_create(const hr_config *cfg, const hr_backend_config *bc
 /* ---- probe -------------------------------------------------------------- */
 
 typedef struct probe {
-    xfer x;
     void (*done)(void *ud, bool ok);
     void *ud;
-    struct curl_slist *headers;
+    const char *headers[2];
 } probe;
 
-static size_t discard(char *p, size_t s, size_t n, void *ud) { return s * n; }
+static int probe_data(void *ud, long status, const char *p, size_t n) { return 0; }
 
-static void probe_finish(xfer *x, CURLcode rc) {
-    probe *p = (probe *)x;
-    long status = 0;
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_multi_remove_handle(hr_loop_curl_multi(x->loop), x->easy);
-    hr_loop_easy_put(x->loop, x->easy);
-    curl_slist_free_all(p->headers);
-    bool ok = rc == CURLE_OK && status > 0 && status < 500;
-    p->done(p->ud, ok);
+static void probe_done(void *ud, long status, hr_xfer_result res, bool got_bytes, const char *msg) {
+    probe *p = ud;
+    p->done(p->ud, res == HR_XFER_OK && status > 0 && status < 500);
     free(p);
 }
+
+static const hr_xfer_cbs probe_cbs = {probe_data, probe_done};
 
 void hr_upstream_probe(hr_backend *b, hr_loop *loop, double timeout_s, void (*done)(void *ud, bool ok), void *ud) {
     upstream *up = (upstream *)b;
     probe *p = hr_xcalloc(1, sizeof *p);
-    p->x.finish = probe_finish;
-    p->x.loop = loop;
     p->done = done;
     p->ud = ud;
-    if (up->auth_header) p->headers = curl_slist_append(NULL, up->auth_header);
-    CURL *e = hr_loop_easy_get(loop);
-    p->x.easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, up->models_url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)&p->x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_s * 1000));
-    if (curl_multi_add_handle(hr_loop_curl_multi(loop), e) != CURLM_OK) {
-        hr_loop_easy_put(loop, e);
-        curl_slist_free_all(p->headers);
+    p->headers[0] = up->auth_header;
+    hr_xfer_opts o = {
+        .method = "GET",
+        .url = up->models_url,
+        .headers = p->headers,
+        .connect_timeout_ms = (long)(timeout_s * 1000),
+        .total_timeout_ms = (long)(timeout_s * 1000),
+        .idle_timeout_ms = (long)(timeout_s * 1000),
+    };
+    if (!hr_xfer_start(loop, &o, &probe_cbs, p)) {
         free(p);
         done(ud, false);
     }
