@@ -34,6 +34,7 @@ typedef struct upstream {
     char *completions_url; /* tool_format hermes: the raw text endpoint */
     char *models_url;
     char *auth_header;
+    char *model_json;      /* the configured model name as a JSON string literal, or NULL */
     long connect_timeout_ms;
     long request_timeout_ms;
     long idle_timeout_s;
@@ -263,14 +264,11 @@ static const hr_xfer_cbs call_cbs = {on_data, on_done};
  * re-printing), else prints the (modified) JSON. */
 static char *upstream_body(hr_backend *b, hr_chat_request *req) {
     cJSON *root = req->root;
-    char *model = NULL;
-    if (b->cfg->model) {
-        cJSON *m = cJSON_CreateString(b->cfg->model);
-        model = cJSON_PrintUnformatted(m);
-        cJSON_Delete(m);
-    }
+    const char *model = ((upstream *)b)->model_json;
     char *so_text = NULL;
-    if (req->stream) {
+    if (req->stream && !cJSON_GetObjectItemCaseSensitive(root, "stream_options")) {
+        so_text = hr_xstrdup("{\"include_usage\":true}");
+    } else if (req->stream) {
         cJSON *so = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(root, "stream_options"), 1);
         if (!cJSON_IsObject(so)) {
             cJSON_Delete(so);
@@ -290,7 +288,7 @@ static char *upstream_body(hr_backend *b, hr_chat_request *req) {
         body = so_text ? hr_buf_steal(&z) : hr_buf_steal(&a);
     } else {
         cJSON_DeleteItemFromObjectCaseSensitive(root, "model");
-        if (model) cJSON_AddRawToObject(root, "model", model);
+        if (model) cJSON_AddStringToObject(root, "model", b->cfg->model);
         if (so_text) {
             cJSON_DeleteItemFromObjectCaseSensitive(root, "stream_options");
             cJSON_AddRawToObject(root, "stream_options", so_text);
@@ -299,7 +297,6 @@ static char *upstream_body(hr_backend *b, hr_chat_request *req) {
     }
     hr_buf_free(&a);
     hr_buf_free(&z);
-    free(model);
     free(so_text);
     return body;
 }
@@ -408,6 +405,7 @@ static void up_free(hr_backend *b) {
     free(up->completions_url);
     free(up->models_url);
     free(up->auth_header);
+    free(up->model_json);
     free(up);
 }
 
@@ -434,6 +432,10 @@ hr_backend *hr_upstream_create(const hr_config *cfg, const hr_backend_config *bc
     up->completions_url = hr_buf_steal(&b);
     hr_buf_printf(&b, "%s/models", bc->url);
     up->models_url = hr_buf_steal(&b);
+    if (bc->model) {
+        hr_json_put_string(&b, bc->model);
+        up->model_json = hr_buf_steal(&b);
+    }
     if (bc->api_key && bc->api_key[0]) {
         hr_buf_printf(&b, "Authorization: Bearer %s", bc->api_key);
         up->auth_header = hr_buf_steal(&b);

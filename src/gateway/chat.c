@@ -92,8 +92,11 @@ static void set_route_headers(gw_req *r) {
     evhttp_add_header(h, "x-hermes-tier", r->tier >= 0 ? hr_tier_name(r->tier) : "none");
     hr_header_escape(r->reason, buf, sizeof buf);
     evhttp_add_header(h, "x-hermes-route-reason", buf);
-    snprintf(buf, sizeof buf, "%.1f", r->d.route_us);
-    evhttp_add_header(h, "x-hermes-route-us", buf);
+    hr_buf us;
+    hr_buf_init(&us, 0);
+    hr_json_put_fixed2(&us, r->d.route_us); /* printf's float formatting costs more than the whole route */
+    evhttp_add_header(h, "x-hermes-route-us", us.data);
+    hr_buf_free(&us);
     evhttp_add_header(h, "x-hermes-strategy", r->d.strategy ? r->d.strategy : "none");
     if (r->model[0]) {
         hr_header_escape(r->model, buf, sizeof buf);
