@@ -544,7 +544,7 @@ static void test_fast_matches_reference(void **state)
             int wt = all_types[t];
             int bs = hr_type_get(hr_vec_dot_type(wt))->block_size;
             bs = bs > hr_type_get(wt)->block_size ? bs : hr_type_get(wt)->block_size;
-            static const int64_t ks[] = {256, 768, 4096, 32, 96, 160, 8, 24};
+            static const int64_t ks[] = {256, 768, 4096, 32, 96, 160, 8, 24, 37, 100}; /* 37, 100: float only */
             for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
                 if (ks[i] % bs != 0)
                     continue;
