@@ -181,11 +181,97 @@ SYM1_KERNEL(q8_0, 128)
 SYM1_KERNEL(q4_0, 8)
 SYM1_KERNEL(q5_0, 16)
 
+/* ---- one activation row, Q4_K ----------------------------------------------
+ * Generation's matvec for the most common K type. Per call, the activation
+ * side that every weight row shares (pair sums of the 16-sums, d) is read
+ * once; per super-block the packed 6-bit scales/mins are unpacked with byte
+ * shuffles and the min term stays in vector lanes (no horizontal sum per
+ * super-block). */
+
+#define K1_MAX_SUPER 256 /* k up to 65536; longer rows use the shared kernel */
+
+typedef struct {
+    alignas(16) int16_t bs32[K1_MAX_SUPER][8]; /* sums of 32 activation levels */
+    float d[K1_MAX_SUPER];
+} k1_act;
+
+static void k1_prepare(const hr_block_q8_K *x, int64_t nsb, k1_act *a)
+{
+    for (int64_t i = 0; i < nsb; i++) {
+        __m128i lo = _mm_loadu_si128((const __m128i *)x[i].bsums), hi = _mm_loadu_si128((const __m128i *)(x[i].bsums + 8));
+        _mm_store_si128((__m128i *)a->bs32[i], _mm_hadd_epi16(lo, hi));
+        a->d[i] = x[i].d;
+    }
+}
+
+/* The 12 packed bytes -> bytes 0..7 scales, 8..15 mins (layout in
+ * quant_impl.h). Reads 16 bytes from s (the 4 after the scales are the
+ * block's qs, inside the block). */
+X86_INLINE __m128i k1_scales_mins(const uint8_t *s)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)s);
+    __m128i a = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    __m128i b = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    const __m128i m1 = _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0);
+    const __m128i m2 = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15);
+    __m128i r = _mm_or_si128(_mm_and_si128(a, m1), _mm_and_si128(_mm_srli_epi16(a, 4), m2));
+    return _mm_or_si128(r, _mm_and_si128(_mm_srli_epi16(b, 2), _mm_set1_epi8(0x30)));
+}
+
+static float k1_dot_q4_K(const hr_block_q4_K *a, const hr_block_q8_K *x, const k1_act *p, int64_t nsb)
+{
+    __m256 acc = _mm256_setzero_ps();
+    __m128 macc = _mm_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int64_t i = 0; i < nsb; i++) {
+        for (int pf = 0; pf < 3; pf++)
+            _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * pf, _MM_HINT_T0);
+        __m128i sm = k1_scales_mins(a[i].scales);
+        __m256i scv = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+        __m128i mn16 = _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8));
+        __m256i sum[4];
+        for (int u = 0; u < 4; u++)
+            sum[u] = _mm256_setzero_si256();
+        const int8_t *y = x[i].qs;
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+        {
+            __m256i b = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * j));
+            __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
+            int u = 2 * (j & 1);
+            sum[u] = x86_scaled_dot(sum[u], lo, y + 64 * j, x86_scale_j(scv, 2 * j));
+            sum[u + 1] = x86_scaled_dot(sum[u + 1], hi, y + 64 * j + 32, x86_scale_j(scv, 2 * j + 1));
+        }
+        __m256i t = _mm256_add_epi32(_mm256_add_epi32(sum[0], sum[1]), _mm256_add_epi32(sum[2], sum[3]));
+        uint32_t dd;
+        memcpy(&dd, &a[i].d, 4); /* d, dmin */
+        __m128 ds = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(p->d[i]));
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(t), acc);
+        __m128i ms = _mm_madd_epi16(mn16, _mm_load_si128((const __m128i *)p->bs32[i]));
+        macc = _mm_fmadd_ps(_mm_permute_ps(ds, 0x55), _mm_cvtepi32_ps(ms), macc);
+    }
+    return x86_hsum(acc) - x86_hsum128(macc);
+}
+
+static void matmul_k1_q4_K(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq, size_t xs,
+                           int n_batch, float *y, int64_t ldy)
+{
+    int64_t nsb = k / HR_QK_K;
+    if (n_batch != 1 || nsb > K1_MAX_SUPER) {
+        matmul_q4_K(w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);
+        return;
+    }
+    k1_act p;
+    k1_prepare(xq, nsb, &p);
+    for (int64_t r = r0; r < r1; r++)
+        y[r] = k1_dot_q4_K((const hr_block_q4_K *)((const char *)w + (size_t)r * ws), xq, &p, nsb);
+}
+
 void hr_quant_kernels_avx512(hr_quant_kernels *t)
 {
     t->name = "avx512";
     x86_fill_table(t);
     t->matmul[HR_TYPE_Q6_K] = matmul_q6_K_z;
+    t->matmul[HR_TYPE_Q4_K] = matmul_k1_q4_K;
     t->matmul[HR_TYPE_Q8_0] = matmul_sym1_q8_0;
     t->matmul[HR_TYPE_Q4_0] = matmul_sym1_q4_0;
     t->matmul[HR_TYPE_Q5_0] = matmul_sym1_q5_0;
