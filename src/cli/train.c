@@ -1,7 +1,7 @@
 /* hermes-router train: fits the classifier router on labelled prompts.
  *
- *   hermes-router train --data FILE.jsonl --out MODEL [--trees 100] [--depth 4]
- *       [--dim 4096] [--eta 0.1] [--val 0.2] [--seed 1] [--threshold T | --target-cost 0.3]
+ *   hermes-router train --data FILE.jsonl --out MODEL [--booster gblinear|gbtree]
+ *       [--trees N] [--depth 4] [--dim 4096] [--eta X] [--val 0.2] [--seed 1] [--threshold T | --target-cost 0.3]
  *       [--exclude-source a,b] [--nthread N] [--config F] [--quiet]
  *
  * Rows whose id hashes into the validation fraction (hr_route_split_is_val)
@@ -24,10 +24,10 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: hermes-router train --data FILE.jsonl --out MODEL [options]\n"
-            "  --trees N            boosting rounds (100)\n"
+            "  --trees N            boosting rounds (300 gblinear, 100 gbtree)\n"
             "  --depth N            tree depth (4)\n"
             "  --dim N              hashed feature dimension (config classifier.dim, 4096)\n"
-            "  --eta X              learning rate (0.1)\n"
+            "  --eta X              learning rate (1 gblinear, 0.1 gbtree)\n"
             "  --char-ngrams A-B    character n-gram sizes (1-3)\n"
             "  --word-ngrams N      word n-grams 1..N (2; 0 = none)\n"
             "  --val X              validation fraction, split by id hash (0.2)\n"
@@ -42,8 +42,10 @@ static void usage(FILE *f) {
             "                       data's label; gain: regress each tier's quality gain, route by gain/cost\n"
             "  --weight-floor X     sample weight = quality gap + X; negative = unweighted (default -1)\n"
             "  --tree-method M      XGBoost tree_method: hist (default), approx, exact\n"
-            "  --booster B          gbtree (default) or gblinear (softmax regression on the features)\n"
-            "  --lambda X --alpha X L2 / L1 regularisation (1, 0)\n"
+            "  --booster B          gblinear (default: softmax regression on the features; --trees 300\n"
+            "                       --eta 1 --lambda 0.0001 unless given) or gbtree (--trees 100 --depth 4\n"
+            "                       --eta 0.1 --lambda 1); docs/ROUTER_EVAL.md compares them\n"
+            "  --lambda X --alpha X L2 / L1 regularisation (0.0001 gblinear, 1 gbtree; alpha 0)\n"
             "  --config F           config file (classifier.dim)\n"
             "  --from-log           add the request log's labelled rows (needs --config; with or without --data)\n"
             "  --quiet              no progress display\n"
@@ -164,7 +166,7 @@ int hr_cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *config = NULL, *exclude = "";
     bool from_log = false, quiet = false;
     hr_train_params p = hr_train_default_params();
-    bool dim_set = false, threshold_set = false;
+    bool dim_set = false, threshold_set = false, trees_set = false, eta_set = false, lambda_set = false;
     double target_cost = 0.3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -184,10 +186,10 @@ int hr_cmd_train(int argc, char **argv) {
         } else if (!strcmp(a, "--data")) TAKE(data = v)
         else if (!strcmp(a, "--out")) TAKE(out = v)
         else if (!strcmp(a, "--config")) TAKE(config = v)
-        else if (!strcmp(a, "--trees")) TAKE(p.trees = atoi(v))
+        else if (!strcmp(a, "--trees")) TAKE(p.trees = atoi(v), trees_set = true)
         else if (!strcmp(a, "--depth")) TAKE(p.depth = atoi(v))
         else if (!strcmp(a, "--dim")) TAKE(p.features.dim = atoi(v), dim_set = true)
-        else if (!strcmp(a, "--eta")) TAKE(p.eta = atof(v))
+        else if (!strcmp(a, "--eta")) TAKE(p.eta = atof(v), eta_set = true)
         else if (!strcmp(a, "--char-ngrams")) TAKE(sscanf(v, "%d-%d", &p.features.char_min, &p.features.char_max))
         else if (!strcmp(a, "--word-ngrams")) TAKE(p.features.word_max = atoi(v))
         else if (!strcmp(a, "--val")) TAKE(p.val_fraction = atof(v))
@@ -202,7 +204,7 @@ int hr_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--booster")) TAKE(p.booster = v)
         else if (!strcmp(a, "--folds")) TAKE(p.folds = atoi(v))
         else if (!strcmp(a, "--fold")) TAKE(p.fold = atoi(v))
-        else if (!strcmp(a, "--lambda")) TAKE(p.lambda = atof(v))
+        else if (!strcmp(a, "--lambda")) TAKE(p.lambda = atof(v), lambda_set = true)
         else if (!strcmp(a, "--alpha")) TAKE(p.alpha = atof(v))
         else if (!strcmp(a, "--from-log")) from_log = true;
         else if (!strcmp(a, "--quiet")) quiet = true;
@@ -211,6 +213,17 @@ int hr_cmd_train(int argc, char **argv) {
             return 2;
         }
 #undef TAKE
+    }
+    /* the default learner: gblinear beat the trees on held-out folds in both
+     * languages (docs/ROUTER_EVAL.md); its settings differ from the trees' */
+    if (!p.booster) p.booster = "gblinear";
+    if (!strcmp(p.booster, "gblinear")) {
+        if (!trees_set) p.trees = 300;
+        if (!eta_set) p.eta = 1;
+        if (!lambda_set) p.lambda = 0.0001;
+    } else if (strcmp(p.booster, "gbtree") != 0) {
+        fprintf(stderr, "hermes-router train: --booster must be gblinear or gbtree\n");
+        return 2;
     }
     if ((!data && !from_log) || !out) {
         fprintf(stderr, "hermes-router train: --data (or --from-log) and --out are required (try --help)\n");
