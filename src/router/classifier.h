@@ -1,7 +1,9 @@
 /* Classifier router: hashed text features (features.h) -> an XGBoost model
- * (C API, multi:softprob over the tiers; gbtree by default, gblinear as an
- * option) -> the cheapest tier whose predicted probability of being good
- * enough clears a threshold.
+ * (C API, multi:softprob over the tiers; gblinear is `train`'s default,
+ * gbtree an option) -> the cheapest tier whose predicted probability of
+ * being good enough clears a threshold. A model trained with target "gain"
+ * predicts each tier's expected quality instead and routes by predicted
+ * gain per unit cost (hr_classifier_pick_gain).
  *
  * Target. Each class is a tier; the model predicts P(class = t). The class of
  * a training row is the cheapest tier that is "enough" for it: by default
@@ -31,6 +33,7 @@
  *   MODEL.meta.json  sidecar: {"format":"hermes-router-classifier","version":1,
  *                    "features":{"version":1,"dim","char_min","char_max","word_max"},
  *                    "ncols","tiers":["small","medium","large"],"threshold",
+ *                    "threshold_by_lang":{"en","zh"} (optional),
  *                    "trees","depth","eta","seed","val_fraction","folds","fold",
  *                    "exclude_sources":[...],"target","booster"}
  * so train and serve always agree on the features. Loading checks that both
