@@ -1,4 +1,4 @@
-/* hermes-router bench -m FILE [-p 512] [-n 128] [-t N] [-r 1] [--no-bw]
+/* hermes-router bench -m FILE [-p 512] [-n 128] [-t N] [-r 1] [--no-bw] [--no-hugepages]
  * Like llama-bench: prompt processing (one batch of p tokens) and token
  * generation (n single-token steps), best of r repetitions, plus peak RSS and
  * generation weight traffic as a share of measured memory bandwidth. */
@@ -15,8 +15,9 @@
 #include "engine/quant.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: hermes-router bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPS] [-s SEQS] [--no-bw] [--md]\n"
+    fprintf(f, "usage: hermes-router bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPS] [-s SEQS] [--no-bw] [--no-hugepages] [--md]\n"
                "  -s: generate with SEQS sequences batched per step (aggregate tok/s)\n"
+               "  --no-hugepages: read weights from the file mapping (4 KB pages) instead of a huge page copy\n"
                "  --md: print one markdown table row (model | weights | pp | tg | RSS | GB/s | share)\n");
 }
 
@@ -34,6 +35,7 @@ int hr_cmd_bench(int argc, char **argv) {
     const char *model = NULL;
     int pp = 512, tg = 128, threads = 0, reps = 1, n_seq = 1;
     bool bw = true, md = false;
+    hr_model_params mp = hr_model_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
@@ -45,6 +47,7 @@ int hr_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-s") && has) n_seq = atoi(argv[++i]);
         else if (!strcmp(a, "--no-bw")) bw = false;
         else if (!strcmp(a, "--md")) md = true;
+        else if (!strcmp(a, "--no-hugepages")) mp.hugepages = 0;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -59,7 +62,7 @@ int hr_cmd_bench(int argc, char **argv) {
     }
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     char err[512];
-    hr_model *m = hr_model_load(model, err, sizeof err);
+    hr_model *m = hr_model_load_ex(model, &mp, err, sizeof err);
     if (!m) {
         fprintf(stderr, "hermes-router bench: %s\n", err);
         return 1;
@@ -80,9 +83,9 @@ int hr_cmd_bench(int argc, char **argv) {
     }
     const hr_type_traits *tt = hr_type_get(in->main_type);
     if (!md)
-        printf("model: %s (%s, %.1f M params, %.1f MiB weights, mostly %s), simd %s, %d threads\n", model,
-           in->name[0] ? in->name : in->arch, (double)in->n_params / 1e6, (double)in->weight_bytes / (1 << 20),
-           tt ? tt->name : "?", hr_simd_level(), threads);
+        printf("model: %s (%s, %.1f M params, %.1f MiB weights, mostly %s, %s), simd %s, %d threads\n", model,
+               in->name[0] ? in->name : in->arch, (double)in->n_params / 1e6, (double)in->weight_bytes / (1 << 20),
+               tt ? tt->name : "?", in->weights_copied ? "huge page copy" : "file mapping", hr_simd_level(), threads);
     hr_batch_entry *b = hr_xmalloc((size_t)(pp > 0 ? pp : 1) * sizeof(hr_batch_entry));
     uint64_t rng = 12345;
     double best_pp = 0, best_tg = 0;

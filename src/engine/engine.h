@@ -47,11 +47,32 @@ typedef struct hr_model_info {
     int64_t n_params;    /* elements in all tensors */
     size_t weight_bytes; /* bytes of tensor data */
     int main_type;       /* the most common tensor type (hr_type id) */
+    bool weights_copied; /* weights live in an anonymous (huge page) copy, not the file mapping */
 } hr_model_info;
 
 /* Loads a model. Refuses architectures other than "llama" by name, missing
  * or mis-shaped tensors, and tensor types the kernels cannot compute. */
 hr_model *hr_model_load(const char *path, char *err, size_t errsz);
+
+/* Load options (hr_model_load uses the defaults). */
+typedef struct hr_model_params {
+    /* Where generation reads the weights from. Generation streams every
+     * weight once per token, and from 2 MiB transparent huge pages that runs
+     * ~20% faster than from the file mapping's 4 KB page-cache pages. So the
+     * loader can copy the tensor data into an anonymous mapping advised
+     * MADV_HUGEPAGE, dropping the file pages behind the copy (RSS holds the
+     * weights once; load reads the file once more).
+     *   -1 (default) auto: copy when THP is enabled ("always" or "madvise" in
+     *      /sys/kernel/mm/transparent_hugepage/enabled) and weights >= 32 MiB;
+     *    0 never: read in place from the mmap;
+     *    1 always copy (huge pages when THP is enabled).
+     * A failed anonymous mapping falls back to the file mapping. See
+     * hr_model_info.weights_copied. */
+    int hugepages;
+} hr_model_params;
+hr_model_params hr_model_default_params(void);
+/* hr_model_load with options; p may be NULL (defaults). */
+hr_model *hr_model_load_ex(const char *path, const hr_model_params *p, char *err, size_t errsz);
 /* Same from an opened file; takes ownership of g (closed by
  * hr_model_free, or on failure). */
 hr_model *hr_model_from_gguf(hr_gguf *g, char *err, size_t errsz);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -44,6 +45,10 @@ struct hr_model {
     const float *rope_freqs; /* [hd/2] or NULL */
     int rope_dim;            /* rotated dims per head */
     layer_w *layers;
+    /* weights copied out of the file mapping (hr_model_params.hugepages) */
+    hr_gguf_tensor *own; /* [n_tensors] descriptors pointing into `copy` */
+    void *copy_map;      /* the anonymous mapping, copy_len bytes */
+    size_t copy_len;
 };
 
 static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -227,18 +232,109 @@ fail:
     return NULL;
 }
 
-hr_model *hr_model_load(const char *path, char *err, size_t errsz) {
+/* ------------------------- weights in huge pages --------------------------- */
+
+#define HUGE_ALIGN ((size_t)2 << 20)
+#define AUTO_MIN_BYTES ((size_t)32 << 20) /* smaller models: the TLB covers them anyway */
+#define DROP_STEP ((size_t)4 << 20)       /* file pages dropped behind the copy every 4 MiB */
+
+static bool thp_available(void) {
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f) return false;
+    char buf[128] = "";
+    bool ok = fgets(buf, sizeof buf, f) && (strstr(buf, "[always]") || strstr(buf, "[madvise]"));
+    fclose(f);
+    return ok;
+}
+
+static const hr_gguf_tensor *remap(const hr_model *m, const hr_gguf_tensor *t) {
+    if (!t) return NULL;
+    for (int64_t i = 0; i < hr_gguf_n_tensors(m->g); i++)
+        if (hr_gguf_tensor_at(m->g, i) == t) return &m->own[i];
+    return t; /* not reached: every field points at a file tensor */
+}
+
+static void drop_file_pages(const uint8_t *from, const uint8_t *to) {
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)from & ~(uintptr_t)(pg - 1), b = (uintptr_t)to & ~(uintptr_t)(pg - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED); /* private read-only file pages: refault from the file */
+}
+
+/* Copies the tensor data section of a file-mapped model into a 2 MiB aligned
+ * anonymous mapping advised MADV_HUGEPAGE, repoints every weight at the copy
+ * and drops the file mapping's pages behind the copy, so RSS holds the
+ * weights once. Returns false (model unchanged) if the mapping fails. */
+static bool weights_to_anon(hr_model *m, bool huge) {
+    int64_t n = hr_gguf_n_tensors(m->g);
+    if (n < 1) return false;
+    const uint8_t *lo = NULL, *hi = NULL;
+    for (int64_t i = 0; i < n; i++) {
+        const hr_gguf_tensor *t = hr_gguf_tensor_at(m->g, i);
+        const uint8_t *d = t->data;
+        if (!lo || d < lo) lo = d;
+        if (!hi || d + t->nbytes > hi) hi = d + t->nbytes;
+    }
+    size_t span = (size_t)(hi - lo), len = (span + HUGE_ALIGN - 1) / HUGE_ALIGN * HUGE_ALIGN + HUGE_ALIGN;
+    uint8_t *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return false;
+    uint8_t *base = (uint8_t *)(((uintptr_t)map + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+    if (huge) madvise(base, len - (size_t)(base - map), MADV_HUGEPAGE);
+    for (size_t o = 0; o < span; o += DROP_STEP) {
+        size_t k = span - o < DROP_STEP ? span - o : DROP_STEP;
+        memcpy(base + o, lo + o, k);
+        drop_file_pages(lo + o, lo + o + k);
+    }
+    m->own = hr_xmalloc((size_t)n * sizeof(hr_gguf_tensor));
+    for (int64_t i = 0; i < n; i++) {
+        const hr_gguf_tensor *t = hr_gguf_tensor_at(m->g, i);
+        m->own[i] = *t;
+        m->own[i].data = base + ((const uint8_t *)t->data - lo);
+    }
+    m->copy_map = map;
+    m->copy_len = len;
+    m->tok_embd = remap(m, m->tok_embd);
+    m->out_norm = remap(m, m->out_norm);
+    m->output = remap(m, m->output);
+    if (m->rope_freqs) m->rope_freqs = (const float *)(base + ((const uint8_t *)m->rope_freqs - lo));
+    for (int l = 0; l < m->info.n_layer; l++) {
+        layer_w *L = &m->layers[l];
+        const hr_gguf_tensor **f[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo,
+                                      &L->ffn_norm, &L->gate, &L->up, &L->down};
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) *f[i] = remap(m, *f[i]);
+    }
+    return true;
+}
+
+hr_model_params hr_model_default_params(void) {
+    hr_model_params p = {-1};
+    return p;
+}
+
+hr_model *hr_model_load_ex(const char *path, const hr_model_params *pp, char *err, size_t errsz) {
+    hr_model_params p = pp ? *pp : hr_model_default_params();
     char e2[256] = "";
     hr_gguf *g = hr_gguf_open(path, err, errsz);
     if (!g) return NULL;
     hr_model *m = hr_model_from_gguf(g, e2, sizeof e2);
-    if (!m) seterr(err, errsz, "%s: %s", path, e2);
+    if (!m) {
+        seterr(err, errsz, "%s: %s", path, e2);
+        return NULL;
+    }
+    if (p.hugepages != 0) {
+        bool thp = thp_available();
+        bool want_copy = p.hugepages > 0 || (thp && m->info.weight_bytes >= AUTO_MIN_BYTES);
+        if (want_copy && weights_to_anon(m, thp)) m->info.weights_copied = true;
+    }
     return m;
 }
+
+hr_model *hr_model_load(const char *path, char *err, size_t errsz) { return hr_model_load_ex(path, NULL, err, errsz); }
 
 void hr_model_free(hr_model *m) {
     if (!m) return;
     hr_gguf_close(m->g);
+    if (m->copy_map) munmap(m->copy_map, m->copy_len);
+    free(m->own);
     free(m->layers);
     free(m);
 }
@@ -251,7 +347,7 @@ void hr_model_prefault(const hr_model *m, void (*progress)(void *ud, double frac
     size_t total = m->info.weight_bytes ? m->info.weight_bytes : 1, done = 0;
     volatile uint8_t sink = 0;
     for (int64_t i = 0; i < n; i++) {
-        const hr_gguf_tensor *t = hr_gguf_tensor_at(m->g, i);
+        const hr_gguf_tensor *t = m->own ? &m->own[i] : hr_gguf_tensor_at(m->g, i);
         const uint8_t *p = t->data;
         for (size_t o = 0; o < t->nbytes; o += 4096) sink ^= p[o];
         done += t->nbytes;

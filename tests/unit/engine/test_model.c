@@ -141,6 +141,39 @@ static void test_batch_equals_sequential(void **state) {
     hr_model_free(m);
 }
 
+/* Weights copied into anonymous (huge page) memory compute exactly what the
+ * file mapping does, and the file mapping stays readable after its pages are
+ * dropped behind the copy. */
+static void test_weights_copy(void **state) {
+    (void)state;
+    char err[256];
+    hr_model_params mp = hr_model_default_params();
+    mp.hugepages = 0;
+    hr_model *a = hr_model_load_ex(model_path(), &mp, err, sizeof err);
+    assert_non_null(a);
+    assert_false(hr_model_get_info(a)->weights_copied);
+    mp.hugepages = 1;
+    hr_model *b = hr_model_load_ex(model_path(), &mp, err, sizeof err);
+    assert_non_null(b);
+    assert_true(hr_model_get_info(b)->weights_copied);
+    hr_model_prefault(b, NULL, NULL);
+    int V = hr_model_get_info(a)->n_vocab;
+    hr_ctx *ca = make_ctx(a, 1, 1), *cb = make_ctx(b, 1, 2);
+    hr_batch_entry bt[NP];
+    for (int i = 0; i < NP; i++) bt[i] = (hr_batch_entry){prompt[i], i, 0, i == NP - 1};
+    assert_int_equal(hr_ctx_decode(ca, bt, NP, err, sizeof err), 1);
+    assert_int_equal(hr_ctx_decode(cb, bt, NP, err, sizeof err), 1);
+    assert_memory_equal(hr_ctx_logits(ca, 0), hr_ctx_logits(cb, 0), (size_t)V * sizeof(float));
+    const hr_gguf *g = hr_model_gguf(b);
+    const hr_gguf_tensor *t = hr_gguf_find_tensor(g, "token_embd.weight");
+    assert_non_null(t);
+    assert_memory_equal(t->data, hr_gguf_find_tensor(hr_model_gguf(a), "token_embd.weight")->data, t->nbytes);
+    hr_ctx_free(ca);
+    hr_ctx_free(cb);
+    hr_model_free(a);
+    hr_model_free(b);
+}
+
 static void test_greedy_continuation(void **state) {
     (void)state;
     /* from tests/ref/llama_ref.py --greedy 24: ", there was a little girl
@@ -286,7 +319,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits_vs_reference), cmocka_unit_test(test_batch_equals_sequential),
         cmocka_unit_test(test_greedy_continuation), cmocka_unit_test(test_kv_f16),
-        cmocka_unit_test(test_bad_batches),
+        cmocka_unit_test(test_bad_batches),         cmocka_unit_test(test_weights_copy),
         cmocka_unit_test(test_foreign_arch),        cmocka_unit_test(test_cli_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
