@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "core/buf.h"
 #include "core/chat.h"
 #include "core/clock.h"
@@ -27,27 +28,6 @@ static const char *filler_en =
     "following is the strongest argument against the tax? A. It burdens interstate commerce. B. It is a "
     "tax on a privilege. ";
 static const char *filler_zh = "请分析下面这段代码的时间复杂度，并说明为什么在最坏情况下需要线性时间。我们今天在公园里散步，天气晴朗。";
-
-static char *make_text(const char *filler, size_t chars) {
-    hr_buf b;
-    hr_buf_init(&b, 0);
-    size_t have = 0;
-    const char *p = filler;
-    while (have < chars) {
-        size_t n = 1;
-        while (((unsigned char)p[n] & 0xC0) == 0x80) n++;
-        hr_buf_append(&b, p, n);
-        have++;
-        p += n;
-        if (!*p) p = filler;
-    }
-    return hr_buf_steal(&b);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 typedef enum { M_DECIDE, M_FEATURES, M_PREDICT } mode;
 
@@ -75,7 +55,7 @@ static void measure(hr_router *r, hr_classifier *c, const hr_chat_request *req, 
         double us = (double)(hr_now_ns() - t0) / 1000.0;
         if (i >= iters / 10 + 1) t[i - iters / 10 - 1] = us; /* after the warm-up */
     }
-    qsort(t, iters, sizeof *t, cmp_double);
+    qsort(t, iters, sizeof *t, bench_cmp_double);
     *p50 = t[iters / 2];
     *p99 = t[(size_t)(0.99 * (double)(iters - 1) + 0.5)];
     hr_feature_vec_free(&v);
@@ -142,7 +122,7 @@ int main(int argc, char **argv) {
     size_t sizes[3] = {100, 2000, 20000};
     for (int lang = 0; lang < 2; lang++) {
         for (int s = 0; s < 3; s++) {
-            char *text = make_text(lang ? filler_zh : filler_en, sizes[s]);
+            char *text = bench_make_text(lang ? filler_zh : filler_en, sizes[s]);
             hr_chat_request req;
             memset(&req, 0, sizeof req);
             hr_chat_request_from_prompt(text, &req);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "core/buf.h"
 #include "core/chat.h"
 #include "core/config.h"
@@ -18,33 +19,6 @@
 
 static const char *filler_en = "The quick brown fox jumps over the lazy dog near the river bank today. ";
 static const char *filler_zh = "我们今天在公园里散步，天气晴朗，心情愉快。";
-
-/* Text of exactly `chars` code points cut from the repeated filler. */
-static char *make_text(const char *filler, size_t chars) {
-    hr_buf b;
-    hr_buf_init(&b, 0);
-    size_t have = 0;
-    const char *p = filler;
-    while (have < chars) {
-        size_t n = 1;
-        while (((unsigned char)p[n] & 0xC0) == 0x80) n++;
-        hr_buf_append(&b, p, n);
-        have++;
-        p += n;
-        if (!*p) p = filler;
-    }
-    return hr_buf_steal(&b);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double q) {
-    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
-    return v[i];
-}
 
 static void measure(hr_router *r, const hr_chat_request *req, bool features, size_t iters, double *p50, double *p99,
                     hr_route_decision *last) {
@@ -64,9 +38,9 @@ static void measure(hr_router *r, const hr_chat_request *req, bool features, siz
         hr_route_decision_clear(&d);
         if (i + 1 == iters) *last = d; /* tier and reason only: features are gone */
     }
-    qsort(t, iters, sizeof *t, cmp_double);
-    *p50 = pct(t, iters, 0.50);
-    *p99 = pct(t, iters, 0.99);
+    qsort(t, iters, sizeof *t, bench_cmp_double);
+    *p50 = bench_pct(t, iters, 0.50);
+    *p99 = bench_pct(t, iters, 0.99);
     free(t);
 }
 
@@ -87,7 +61,7 @@ int main(int argc, char **argv) {
     printf("|---|---:|---:|---|---:|---:|---:|---:|\n");
     for (size_t li = 0; li < 2; li++) {
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-            char *text = make_text(li ? filler_zh : filler_en, sizes[si]);
+            char *text = bench_make_text(li ? filler_zh : filler_en, sizes[si]);
             hr_chat_request req;
             if (hr_chat_request_from_prompt(text, &req) < 0) {
                 fprintf(stderr, "bench_router: cannot build the request\n");
