@@ -12,7 +12,7 @@ dir=$(mktemp -d /tmp/hr-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; nginx -p "$dir" -c "$dir/nginx.conf" -s stop 2>/dev/null; rm -rf "$dir"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(free_port); PX=$(free_port); GW=$(free_port)
+UP=$(free_port); PX=$(free_port); GW=$(free_port); GW2=$(free_port)
 
 answer='{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m8","choices":[{"index":0,"message":{"role":"assistant","content":"Bonjour! How can I help you today? This is a fixed answer."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":14,"total_tokens":26}}'
 mkdir -p "$dir/logs"
@@ -44,7 +44,10 @@ tiers:
 log: { sqlite: $dir/log.db }
 YML
 "$BUILD/hermes-router" serve --config "$dir/gw.yaml" --quiet 2>"$dir/gw.log" &
-for i in $(seq 50); do curl -sf "http://127.0.0.1:$GW/health" >/dev/null && break; sleep 0.1; done
+# the default setup: one event loop per core (here 2), its own log
+sed -e "s/127.0.0.1:$GW, threads: 1/127.0.0.1:$GW2, threads: 2/" -e "s|$dir/log.db|$dir/log2.db|" "$dir/gw.yaml" > "$dir/gw2.yaml"
+"$BUILD/hermes-router" serve --config "$dir/gw2.yaml" --quiet 2>"$dir/gw2.log" &
+for i in $(seq 50); do curl -sf "http://127.0.0.1:$GW/health" >/dev/null && curl -sf "http://127.0.0.1:$GW2/health" >/dev/null && break; sleep 0.1; done
 
 body='{"model":"auto","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Translate good morning into French, please."}],"max_tokens":64,"temperature":0.7}'
 printf '%s' "$body" > "$dir/body.json"
@@ -66,6 +69,7 @@ for c in 1 32; do
   R[up,$c]=$(run_wrk "http://127.0.0.1:$UP/v1/chat/completions" $c)
   R[nginx,$c]=$(run_wrk "http://127.0.0.1:$PX/v1/chat/completions" $c)
   R[gw,$c]=$(run_wrk "http://127.0.0.1:$GW/v1/chat/completions" $c)
+  R[gw2,$c]=$(run_wrk "http://127.0.0.1:$GW2/v1/chat/completions" $c)
 done
 # open loop at a fixed rate: added latency = through proxy - straight
 LG="$BUILD/loadgen"
@@ -82,15 +86,17 @@ rows=$(sqlite3 "$dir/log.db" 'select count(*) from requests' 2>/dev/null || echo
   echo
   echo "| path | c=1 req/s | c=1 p50 | c=1 p99 | c=32 req/s | c=32 p50 | c=32 p99 |"
   echo "|---|---|---|---|---|---|---|"
-  for k in up nginx gw; do
-    name=$([ $k = up ] && echo "straight to upstream" || ([ $k = nginx ] && echo "nginx proxy_pass" || echo "hermes-router"))
+  for k in up nginx gw gw2; do
+    case $k in up) name="straight to upstream" ;; nginx) name="nginx proxy_pass (1 worker)" ;;
+      gw) name="hermes-router (1 loop thread)" ;; gw2) name="hermes-router (2 loop threads, the default here)" ;; esac
     read -r a1 b1 c1 <<<"${R[$k,1]}"; read -r a2 b2 c2 <<<"${R[$k,32]}"
     echo "| $name | $a1 | $b1 | $c1 | $a2 | $b2 | $c2 |"
   done
   gw32=$(echo "${R[gw,32]}" | cut -d' ' -f1); nx32=$(echo "${R[nginx,32]}" | cut -d' ' -f1)
   gw1=$(echo "${R[gw,1]}" | cut -d' ' -f1); nx1=$(echo "${R[nginx,1]}" | cut -d' ' -f1)
+  g2=$(echo "${R[gw2,32]}" | cut -d' ' -f1)
   echo
-  echo "hermes-router / nginx requests/s: c=1 $(python3 -c "print(f'{$gw1/$nx1*100:.0f}%')"), c=32 $(python3 -c "print(f'{$gw32/$nx32*100:.0f}%')") (goal: at least 80%)."
+  echo "hermes-router (1 thread) / nginx (1 worker) requests/s: c=1 $(python3 -c "print(f'{$gw1/$nx1*100:.0f}%')"), c=32 $(python3 -c "print(f'{$gw32/$nx32*100:.0f}%')"); with 2 loop threads at c=32: $(python3 -c "print(f'{$g2/$nx32*100:.0f}%')") (goal: at least 80%)."
   echo
   echo "Open loop at $RATE req/s for ${DUR}s (bench/loadgen, 8 connections, latency from the scheduled send time, µs):"
   echo

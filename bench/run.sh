@@ -23,11 +23,24 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
   echo
 } > "$tmp/head.md"
 
+title() {
+  case $1 in
+    router) echo "Rule router: decision time" ;; classifier) echo "Classifier router: decision time" ;;
+    store) echo "Request log" ;; tokenizer) echo "Tokenizers" ;; kernels) echo "Kernels" ;;
+    grammar) echo "Grammar-constrained decoding" ;; *) echo "$1" ;;
+  esac
+}
+
 run() { # name command...
   local name=$1; shift
   echo "bench: $name ..." >&2
-  if "$@" > "$tmp/$name.md" 2> "$tmp/$name.err"; then
-    :
+  if "$@" > "$tmp/$name.raw" 2> "$tmp/$name.err"; then
+    # every section starts with a level-3 heading
+    if head -1 "$tmp/$name.raw" | grep -q '^### '; then
+      cp "$tmp/$name.raw" "$tmp/$name.md"
+    else
+      { echo "### $(title "$name")"; echo; sed '1s/^# /#### /' "$tmp/$name.raw"; } > "$tmp/$name.md"
+    fi
   else
     { echo "### $name"; echo; echo "(failed: $(tail -1 "$tmp/$name.err"))"; echo; } > "$tmp/$name.md"
   fi
