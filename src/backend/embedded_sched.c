@@ -377,7 +377,7 @@ static emb_engine *engine_load(const char *real, const emb_engine_params *p, cha
     char lerr[400];
     e->model = hr_model_load(real, lerr, sizeof lerr);
     if (!e->model) {
-        snprintf(err, errlen, "%s: %s", real, lerr);
+        snprintf(err, errlen, "%s", lerr); /* the loader's messages already name the file */
         goto fail;
     }
     e->tok = hr_tokenizer_from_gguf(hr_model_gguf(e->model), lerr, sizeof lerr);
