@@ -1,8 +1,8 @@
 /* AMX level: AMX-TILE + AMX-INT8 on top of the AVX-512/VNNI level.
  *
- * Batched matmuls (n_batch >= 8, K types >= 16: prompt processing) run on the
- * tile unit; smaller batches and matvecs (generation, memory bound) use the
- * AVX-512 kernels. Every integer sub-block dot is exact (TDPBSSD, s8 x s8 ->
+ * Batched matmuls (n_batch >= 8, K types >= 16: prompt processing; Q8_0
+ * from n_batch 2, see "Q8_0 small batches") run on the tile unit; smaller
+ * batches and matvecs (generation, memory bound) use the AVX-512 kernels. Every integer sub-block dot is exact (TDPBSSD, s8 x s8 ->
  * s32), so results differ from the reference only in float rounding order.
  *
  * Layout. Per call, rows are taken in groups of AMX_GROUP tiles of 16 weight
@@ -519,6 +519,141 @@ static void amx_matmul(const amx_type *ty, const void *w, size_t ws, int64_t k, 
     _tile_release();
 }
 
+/* ---- Q8_0 small batches: weights as the A operand --------------------------
+ * For n_batch 2..16 the per-call weight unpack above (copy + transpose of
+ * every weight row, amortised over one activation tile) costs more than the
+ * products. Q8_0 levels are already s8 and a block's 32 levels are
+ * contiguous, so a 16-row x 32-byte A tile is loaded straight from the
+ * weights (row stride = weight row bytes, no copy); the activations, small
+ * and shared by every weight row, are transposed once per call into B tiles
+ * (columns n_batch..15 zero). C[r][c] is then weight row r x activation c and
+ *   acc[r] += C[r] * (xs[sb] * wd[sb][r])
+ * with xs[sb] the 16 activation scales of sub-block sb. Weight rows past the
+ * last full 16-row tile use the AVX-512 kernel. */
+
+#define Q8W_KC 1024                 /* K elements per segment */
+#define Q8W_MAX_SB (Q8W_KC / HR_QK) /* 32 sub-blocks per segment */
+
+typedef struct {
+    alignas(64) int8_t bt[Q8W_MAX_SB][8 * 64];   /* B tiles: [k/4][16 activations][4 levels] */
+    alignas(64) int8_t rowmajor[AMX_COLS][Q8W_KC]; /* activation levels, one row per activation */
+    alignas(64) float xs[Q8W_MAX_SB][AMX_COLS];
+    alignas(64) float wd[Q8W_MAX_SB][AMX_ROWS];
+    alignas(64) int32_t cbuf[4][AMX_ROWS * AMX_COLS];
+    alignas(64) float acc[AMX_ROWS][AMX_COLS];
+    alignas(64) float accT[AMX_COLS][AMX_ROWS];
+} q8w_scratch;
+
+static void q8w_configure(void)
+{
+    alignas(64) amx_tilecfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 4; t++)
+        cfg.rows[t] = AMX_ROWS, cfg.colsb[t] = AMX_COLS * 4;
+    for (int t = 4; t < 6; t++)
+        cfg.rows[t] = AMX_ROWS, cfg.colsb[t] = HR_QK;
+    for (int t = 6; t < 8; t++)
+        cfg.rows[t] = HR_QK / 4, cfg.colsb[t] = AMX_COLS * 4;
+    _tile_loadconfig(&cfg);
+}
+
+#define Q8W_ISSUE(TC, TA, TB, i)                                                                                \
+    do {                                                                                                        \
+        _tile_loadd(TA, wrow + (size_t)(kb + (i)) * sizeof(hr_block_q8_0) + offsetof(hr_block_q8_0, qs),        \
+                    (long)ws);                                                                                  \
+        _tile_loadd(TB, s->bt[i], 64);                                                                          \
+        _tile_zero(TC);                                                                                         \
+        _tile_dpbssd(TC, TA, TB);                                                                               \
+        _tile_stored(TC, (void *)s->cbuf[(i) & 3], 64);                                                         \
+    } while (0)
+
+/* One 16-row weight tile over a segment of nsb sub-blocks -> s->acc[r][c].
+ * next (NULL for the last tile): the following tile's rows, prefetched one
+ * block per row per sub-block (34-byte blocks touch every 64-byte line) so
+ * their 16 streams arrive while this tile computes. */
+static void q8w_tile(q8w_scratch *s, const char *wrow, const char *next, size_t ws, int64_t kb, int nsb)
+{
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)ws));
+    for (int i = 0; i < nsb; i++) { /* weight scales: 4 bytes at each block start (d + 2 levels) */
+        __m512i v = _mm512_i32gather_epi32(idx, wrow + (size_t)(kb + i) * sizeof(hr_block_q8_0), 1);
+        _mm512_store_ps(s->wd[i], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
+    }
+    __m512 acc[AMX_ROWS];
+    for (int r = 0; r < AMX_ROWS; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (int i = 0; i < nsb + AMX_LAG; i++) {
+        if (i < nsb) {
+            if (next) {
+                const char *pf = next + (size_t)(kb + i) * sizeof(hr_block_q8_0);
+                for (int r = 0; r < AMX_ROWS; r++)
+                    _mm_prefetch(pf + (size_t)r * ws, _MM_HINT_T0);
+                if (i == nsb - 1)
+                    for (int r = 0; r < AMX_ROWS; r++)
+                        _mm_prefetch(pf + (size_t)r * ws + sizeof(hr_block_q8_0) - 1, _MM_HINT_T0);
+            }
+            switch (i & 3) {
+            case 0: Q8W_ISSUE(0, 4, 6, i); break;
+            case 1: Q8W_ISSUE(1, 5, 7, i); break;
+            case 2: Q8W_ISSUE(2, 4, 6, i); break;
+            default: Q8W_ISSUE(3, 5, 7, i); break;
+            }
+        }
+        if (i >= AMX_LAG) {
+            int j = i - AMX_LAG;
+            const int32_t *cb = s->cbuf[j & 3];
+            const __m512 xv = _mm512_load_ps(s->xs[j]);
+            _Pragma("GCC unroll 16") for (int r = 0; r < AMX_ROWS; r++)
+            {
+                __m512 v = _mm512_cvtepi32_ps(_mm512_load_si512((const void *)(cb + r * AMX_COLS)));
+                acc[r] = _mm512_fmadd_ps(v, _mm512_mul_ps(xv, _mm512_set1_ps(s->wd[j][r])), acc[r]);
+            }
+        }
+    }
+    for (int r = 0; r < AMX_ROWS; r++)
+        _mm512_store_ps(s->acc[r], acc[r]);
+}
+
+/* Rows [r0, r0 + 16 * ntiles) of a Q8_0 matmul with 2..16 activation rows. */
+static void q8w_matmul(const char *w, size_t ws, int64_t k, int64_t r0, int ntiles, const char *xq, size_t xstride,
+                       int n_batch, float *y, int64_t ldy)
+{
+    q8w_scratch s;
+    memset(s.rowmajor[n_batch], 0, sizeof s.rowmajor[0] * (size_t)(AMX_COLS - n_batch));
+    memset(s.xs, 0, sizeof s.xs);
+    q8w_configure();
+    for (int64_t k0 = 0; k0 < k; k0 += Q8W_KC) {
+        int kc = (int)(k - k0 < Q8W_KC ? k - k0 : Q8W_KC), nsb = kc / HR_QK;
+        int64_t kb = k0 / HR_QK;
+        for (int c = 0; c < n_batch; c++) {
+            const hr_block_q8_0 *xb = (const hr_block_q8_0 *)(xq + (size_t)c * xstride) + kb;
+            for (int i = 0; i < nsb; i++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)xb[i].qs);
+                _mm256_store_si256((__m256i *)(s.rowmajor[c] + HR_QK * i), v);
+                s.xs[i][c] = amx_fp16(xb[i].d);
+            }
+            if (nsb & 1) /* the last transpose reads one sub-block past the segment */
+                memset(s.rowmajor[c] + HR_QK * nsb, 0, HR_QK);
+        }
+        for (int q = 0; q < (nsb + 1) / 2; q++) /* two sub-blocks (64 levels) per transpose */
+            transpose16(&s.rowmajor[0][64 * q], Q8W_KC, s.bt[2 * q]);
+        for (int t = 0; t < ntiles; t++) {
+            int64_t rt = r0 + (int64_t)t * AMX_ROWS;
+            q8w_tile(&s, w + (size_t)rt * ws, t + 1 < ntiles ? w + (size_t)(rt + AMX_ROWS) * ws : NULL, ws, kb, nsb);
+            transpose16((const int8_t *)&s.acc[0][0], AMX_COLS * sizeof(float), (int8_t *)&s.accT[0][0]);
+            for (int c = 0; c < n_batch; c++) {
+                float *yp = y + (int64_t)c * ldy + rt;
+                __m512 v = _mm512_load_ps(s.accT[c]);
+                if (k0 > 0)
+                    v = _mm512_add_ps(v, _mm512_loadu_ps(yp));
+                _mm512_storeu_ps(yp, v);
+            }
+        }
+    }
+    _tile_release();
+}
+
 /* ---- table ------------------------------------------------------------------ */
 
 static hr_matmul_fn amx_below[HR_TYPE_COUNT]; /* the AVX-512 kernels, for small batches */
@@ -528,6 +663,14 @@ static hr_matmul_fn amx_below[HR_TYPE_COUNT]; /* the AVX-512 kernels, for small 
     static void matmul_amx_##T(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq,    \
                                size_t xs, int n_batch, float *y, int64_t ldy)                                  \
     {                                                                                                           \
+        if (HR_TYPE_##T == HR_TYPE_Q8_0 && n_batch >= 2 && n_batch <= AMX_COLS && r1 - r0 >= AMX_ROWS) {       \
+            int ntiles = (int)((r1 - r0) / AMX_ROWS);                                                           \
+            q8w_matmul(w, ws, k, r0, ntiles, xq, xs, n_batch, y, ldy);                                          \
+            r0 += (int64_t)ntiles * AMX_ROWS;                                                                   \
+            if (r0 < r1)                                                                                        \
+                amx_below[HR_TYPE_##T](w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);                              \
+            return;                                                                                             \
+        }                                                                                                       \
         if (n_batch < (HR_TYPE_##AT == HR_TYPE_Q8_K ? AMX_MIN_BATCH_K : AMX_MIN_BATCH) || r1 <= r0)           \
             amx_below[HR_TYPE_##T](w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);                                  \
         else                                                                                                    \

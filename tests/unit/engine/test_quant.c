@@ -494,14 +494,15 @@ static void check_fast_vs_ref(const char *level, int wtype, int64_t k)
 }
 
 /* Batched shapes: several 16-row tiles and 64-row groups with partial ones,
- * full and partial 16-activation tiles, K over several 512-element segments
+ * full and partial 16-activation tiles, small batches (2, 5: the Q8_0
+ * weights-as-A tile path), K over several 512- and 1024-element segments
  * with a partial last one (the tiled paths' edges). */
 static void check_fast_vs_ref_batched(const char *level, int wtype)
 {
     static const int64_t ranges[][2] = {{0, 83}, {5, 70}, {16, 32}, {64, 65}};
-    static const int nbs[] = {16, 9, 33, 17};
+    static const int nbs[] = {16, 9, 33, 17, 2, 5};
     int64_t k = hr_type_get(wtype)->block_size == 256 ? 1280 : 1120;
-    check_fast_vs_ref_shape(level, wtype, k, 83, ranges, 4, nbs, 3);
+    check_fast_vs_ref_shape(level, wtype, k, 83, ranges, 4, nbs, (int)(sizeof nbs / sizeof nbs[0]));
 }
 
 /* The activation quantizer of the level agrees with the reference one. */
