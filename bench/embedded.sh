@@ -34,74 +34,24 @@ YAML
 gw=$!
 trap 'kill $gw 2>/dev/null; wait $gw 2>/dev/null; rm -rf "$dir"' EXIT
 
-python3 - "$port" "$N" "$TYPE" "$T" <<'PY'
-import http.client, json, sys, threading, time
-port, n_tok, qtype, threads = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+for i in $(seq 600); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+LOAD=$BUILD/sseload   # C client (bench/sseload.c): the load generator should not eat the engine's cores
+"$LOAD" 127.0.0.1 "$port" 1 "$N" >/dev/null   # warm-up: page in the weights
+declare -A R
+for k in 1 4 16; do R[$k]=$("$LOAD" 127.0.0.1 "$port" "$k" "$N"); done
 
-def wait_up():
-    for _ in range(600):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit("gateway did not start")
-
-def one(i, out):
-    body = {"model": "small", "stream": True, "stream_options": {"include_usage": True}, "max_tokens": n_tok,
-            "temperature": 0, "messages": [{"role": "user", "content": "Write story number %d about a robot." % i}]}
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    t0 = time.time()
-    c.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    ttft, toks, buf = None, 0, b""
-    while True:
-        line = r.readline()
-        if not line:
-            break
-        if not line.startswith(b"data: "):
-            continue
-        data = line[6:].strip()
-        if data == b"[DONE]":
-            break
-        ev = json.loads(data)
-        if ttft is None and any((ch.get("delta") or {}).get("content") for ch in ev.get("choices", [])):
-            ttft = time.time() - t0
-        if ev.get("usage"):
-            toks = ev["usage"]["completion_tokens"]
-    out[i] = (ttft if ttft is not None else time.time() - t0, toks, time.time())
-
-def run(k):
-    out = {}
-    ths = [threading.Thread(target=one, args=(i, out)) for i in range(k)]
-    t0 = time.time()
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join()
-    wall = max(v[2] for v in out.values()) - t0
-    toks = sum(v[1] for v in out.values())
-    ttfts = sorted(v[0] for v in out.values())
-    return toks / wall, toks, wall, ttfts
-
-wait_up()
-run(1)  # warm-up: page in the weights
-rows = []
-for k in (1, 4, 16):
-    rows.append((k,) + run(k))
-base = rows[0][1]
-print("### Embedded engine: continuous batching")
-print()
-print("Synthetic SmolLM2-135M (%s, random weights, real shape and vocab) as an embedded tier: 16 slots, %s threads," % (qtype, threads))
-print("one gateway loop thread; each stream generates %d tokens (greedy) from a ~12-token prompt, streamed over SSE." % n_tok)
-print("Aggregate = completion tokens of all streams / wall time from the first request to the last [DONE].")
-print("Goal: 16 streams >= 4x one stream.")
-print()
-print("| streams | aggregate gen tok/s | per stream tok/s | vs 1 stream | TTFT median ms | TTFT max ms | tokens | wall s |")
-print("|---|---|---|---|---|---|---|---|")
-for k, tps, toks, wall, ttfts in rows:
-    print("| %d | %.1f | %.1f | %.2fx | %.0f | %.0f | %d | %.2f |" % (
-        k, tps, tps / k, tps / base, ttfts[len(ttfts) // 2] * 1e3, ttfts[-1] * 1e3, toks, wall))
-PY
+echo "### Embedded engine: continuous batching"
+echo
+echo "Synthetic SmolLM2-135M ($TYPE, random weights, real shape and vocab) as an embedded tier: 16 slots, $T threads,"
+echo "one gateway loop thread; each stream generates $N tokens (greedy) from a ~12-token prompt, streamed over SSE"
+echo "to bench/sseload (C, epoll). Aggregate = completion tokens of all streams / wall time from the first request"
+echo "to the last [DONE]. Goal: 16 streams >= 4x one stream."
+echo
+echo "| streams | aggregate gen tok/s | per stream tok/s | vs 1 stream | TTFT median ms | TTFT max ms | tokens | wall s |"
+echo "|---|---|---|---|---|---|---|---|"
+read -r _ t1 w1 _ _ <<<"${R[1]}"
+base=$(python3 -c "print($t1/$w1)")
+for k in 1 4 16; do
+  read -r n toks wall tmed tmax <<<"${R[$k]}"
+  python3 -c "t=$toks/$wall; print('| $n | %.1f | %.1f | %.2fx | $tmed | $tmax | $toks | %.2f |' % (t, t/$n, t/$base, $wall))"
+done
