@@ -704,7 +704,9 @@ static void att_worker(void *ud, int ith, int nth) {
          * activations, which is what f32/f16 weights take */
         float *ob = c->obuf + (size_t)ith * rows_max * hd;
         size_t vrow = (size_t)c->n_ctx * c->kv_elt;
-        for (int d = 0; d < hd; d++) hr_matmul_rows(c->kv_type, V + d * vrow, n_pos, 0, 1, sc, rows, ob + d, hd);
+        /* one call over all hd rows of Vt (row stride n_ctx): per-row calls cost
+         * more in dispatch than in arithmetic when n_pos is small (decode) */
+        hr_matmul_rows_strided(c->kv_type, V, vrow, n_pos, 0, hd, sc, rows, ob, hd);
         for (int i = 0; i < u->n; i++)
             memcpy(c->att + (size_t)(u->b0 + i) * in->n_embd + (size_t)kvh * group * hd, ob + (size_t)i * group * hd,
                    (size_t)group * hd * sizeof(float));

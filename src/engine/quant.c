@@ -178,6 +178,18 @@ void hr_quantize_activation_row(int wtype, const float *x, void *xq, int64_t k)
         hr_quantize_row(at, x, xq, k);
 }
 
+void hr_matmul_rows_strided(int wtype, const void *w, size_t w_stride, int64_t k, int64_t r0, int64_t r1,
+                            const void *xq, int n_batch, float *y, int64_t ldy)
+{
+    hr_matmul_fn mm = (wtype >= 0 && wtype < HR_TYPE_COUNT) ? kernels()->matmul[wtype] : NULL;
+    if (!mm) { /* the reference takes packed rows: one row at a time */
+        for (int64_t r = r0; r < r1; r++)
+            hr_matmul_rows_ref(wtype, (const char *)w + (size_t)r * w_stride, k, 0, 1, xq, n_batch, y + r, ldy);
+        return;
+    }
+    mm(w, w_stride, k, r0, r1, xq, hr_type_row_bytes(hr_vec_dot_type(wtype), k), n_batch, y, ldy);
+}
+
 void hr_matmul_rows(int wtype, const void *w, int64_t k, int64_t r0, int64_t r1, const void *xq, int n_batch,
                     float *y, int64_t ldy)
 {

@@ -72,7 +72,12 @@ void hr_quantize_activation_row(int wtype, const float *x, void *xq, int64_t k);
  * are tiled and four activation rows share each weight block load. */
 void hr_matmul_rows(int wtype, const void *w, int64_t k, int64_t r0, int64_t r1, const void *xq, int n_batch,
                     float *y, int64_t ldy);
-/* Same with the scalar reference only (tests compare the two). */
+/* Same with an explicit byte stride between weight rows (>= the packed row
+ * size): rows of k elements taken from a wider matrix, e.g. the first n_pos
+ * positions of each transposed V row of a KV cache sized for n_ctx. */
+void hr_matmul_rows_strided(int wtype, const void *w, size_t w_stride, int64_t k, int64_t r0, int64_t r1,
+                            const void *xq, int n_batch, float *y, int64_t ldy);
+/* hr_matmul_rows with the scalar reference only (tests compare the two). */
 void hr_matmul_rows_ref(int wtype, const void *w, int64_t k, int64_t r0, int64_t r1, const void *xq, int n_batch,
                         float *y, int64_t ldy);
 

@@ -511,11 +511,15 @@ typedef void (*x86_dot_fn)(const void *w, const char *x, size_t xs, int64_t k, f
  * each weight byte comes from memory once. n_batch == 1 is a plain stream. */
 #define X86_ROW_TILE 16
 
-static void x86_matmul(x86_dot_fn dot1, x86_dot_fn dotn, const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1,
-                       const void *xq, size_t xs, int n_batch, float *y, int64_t ldy)
+static void x86_matmul(x86_dot_fn dot1, x86_dot_fn dot2, x86_dot_fn dot3, x86_dot_fn dotn, const void *w, size_t ws,
+                       int64_t k, int64_t r0, int64_t r1, const void *xq, size_t xs, int n_batch, float *y, int64_t ldy)
 {
     const char *wb = w, *xb = xq;
     float o[X86_NC];
+    /* the 1-3 rows left after groups of X86_NC share one pass too (attention
+     * has 3 query rows per KV head on SmolLM2: one call, not three) */
+    _Static_assert(X86_NC == 4, "tail[] covers the 1-3 leftover rows");
+    x86_dot_fn tail[X86_NC] = {NULL, dot1, dot2, dot3};
     for (int64_t t0 = r0; t0 < r1; t0 += X86_ROW_TILE) {
         int64_t t1 = t0 + X86_ROW_TILE < r1 ? t0 + X86_ROW_TILE : r1;
         int b = 0;
@@ -526,10 +530,12 @@ static void x86_matmul(x86_dot_fn dot1, x86_dot_fn dotn, const void *w, size_t w
                     y[(b + c) * ldy + r] = o[c];
             }
         }
-        for (; b < n_batch; b++)
+        int rem = n_batch - b;
+        if (rem > 0)
             for (int64_t r = t0; r < t1; r++) {
-                dot1(wb + (size_t)r * ws, xb + (size_t)b * xs, xs, k, o);
-                y[b * ldy + r] = o[0];
+                tail[rem](wb + (size_t)r * ws, xb + (size_t)b * xs, xs, k, o);
+                for (int c = 0; c < rem; c++)
+                    y[(b + c) * ldy + r] = o[c];
             }
     }
 }
@@ -539,6 +545,14 @@ static void x86_matmul(x86_dot_fn dot1, x86_dot_fn dotn, const void *w, size_t w
     {                                                                                                           \
         dot_##T(w, x, xs, k, out, 1);                                                                           \
     }                                                                                                           \
+    static void dot2_##T(const void *w, const char *x, size_t xs, int64_t k, float *out)                       \
+    {                                                                                                           \
+        dot_##T(w, x, xs, k, out, 2);                                                                           \
+    }                                                                                                           \
+    static void dot3_##T(const void *w, const char *x, size_t xs, int64_t k, float *out)                       \
+    {                                                                                                           \
+        dot_##T(w, x, xs, k, out, 3);                                                                           \
+    }                                                                                                           \
     static void dotn_##T(const void *w, const char *x, size_t xs, int64_t k, float *out)                       \
     {                                                                                                           \
         dot_##T(w, x, xs, k, out, X86_NC);                                                                      \
@@ -546,7 +560,7 @@ static void x86_matmul(x86_dot_fn dot1, x86_dot_fn dotn, const void *w, size_t w
     static void matmul_##T(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq, size_t xs, \
                            int n_batch, float *y, int64_t ldy)                                                  \
     {                                                                                                           \
-        x86_matmul(dot1_##T, dotn_##T, w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);                             \
+        x86_matmul(dot1_##T, dot2_##T, dot3_##T, dotn_##T, w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);         \
     }
 
 X86_MATMUL(f32)
