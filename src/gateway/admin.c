@@ -148,7 +148,9 @@ void hr_handle_stats(hr_worker *w, struct evhttp_request *req) {
     bool enabled[HR_TIER_MAX];
     for (int t = 0; t < HR_TIER_MAX; t++) enabled[t] = w->gw->cfg->tiers[t].enabled;
     cJSON *o = hr_metrics_stats(w->gw->metrics, enabled);
-    cJSON_AddStringToObject(o, "strategy", hr_router_strategy_name(w->gw->router));
+    hr_router_ref *router = hr_gateway_router_acquire(w->gw);
+    cJSON_AddStringToObject(o, "strategy", hr_router_strategy_name(router->router));
+    hr_gateway_router_release(w->gw, router);
     if (w->gw->cascade_stats) cJSON_AddItemToObject(o, "cascade", hr_cascade_stats_json(w->gw->cascade_stats));
     hr_send_json(req, 200, o);
 }
@@ -168,7 +170,10 @@ void hr_handle_route(hr_worker *w, struct evhttp_request *req) {
         return;
     }
     hr_route_decision d;
-    if (hr_router_decide(w->gw->router, &chat, true, &d) < 0) {
+    hr_router_ref *router = hr_gateway_router_acquire(w->gw);
+    int routed = hr_router_decide(router->router, &chat, true, &d);
+    hr_gateway_router_release(w->gw, router);
+    if (routed < 0) {
         hr_send_error(req, 404, "invalid_request_error", "model_not_found", "model",
                       "The model '%.128s' does not exist", chat.model);
         hr_chat_request_free(&chat);

@@ -543,7 +543,11 @@ void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
         reject(r, 400, "invalid_request_error", NULL, perr.param, perr.message);
         return;
     }
-    if (hr_router_decide(gw->router, &r->chat, false, &r->d) < 0) {
+    hr_router_ref *router = hr_gateway_router_acquire(gw);
+    int routed = hr_router_decide(router->router, &r->chat, false, &r->d);
+    bool cascades = hr_router_cascades(router->router);
+    hr_gateway_router_release(gw, router);
+    if (routed < 0) {
         char msg[300];
         snprintf(msg, sizeof msg,
                  "The model '%.128s' does not exist: use 'auto', a tier name or an alias (GET /v1/models lists them)",
@@ -554,7 +558,7 @@ void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
     r->tier = r->d.tier;
     snprintf(r->reason, sizeof r->reason, "%s", r->d.reason);
     watch_client(r);
-    if (hr_router_cascades(gw->router) && !r->d.forced) {
+    if (cascades && !r->d.forced) {
         /* the cascade answers (and may finish r before run returns) */
         r->cinfo = hr_xmalloc(sizeof *r->cinfo);
         r->cascade = hr_cascade_create(gw, w->loop, r->tier, &r->chat, &r->sink, r->cinfo);

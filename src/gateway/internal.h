@@ -31,9 +31,17 @@ typedef struct hr_worker {
     _Atomic unsigned rr[HR_TIER_MAX]; /* round-robin cursors */
 } hr_worker;
 
+/* The router in use, reference-counted so SIGHUP can swap in a new one
+ * (e.g. a retrained classifier model) while requests decide with the old. */
+typedef struct hr_router_ref {
+    hr_router *router;
+    int refs; /* guarded by hr_gateway.router_mu */
+} hr_router_ref;
+
 struct hr_gateway {
     hr_config *cfg;
-    hr_router *router;
+    pthread_mutex_t router_mu;
+    hr_router_ref *router_cur;
     hr_backend *backends[HR_TIER_MAX][HR_MAX_BACKENDS_PER_TIER];
     int n_backends[HR_TIER_MAX];
     hr_store *store;
@@ -63,6 +71,14 @@ bool hr_check_auth(hr_gateway *gw, struct evhttp_request *req);
 /* ---- backends (dispatch in chat.c) ---- */
 /* Picks a live backend for tier (round robin), skipping `avoid`. NULL if none. */
 hr_backend *hr_gateway_pick(hr_gateway *gw, int tier, const hr_backend *avoid);
+
+/* ---- router (server.c) ---- */
+/* The current router, held until hr_gateway_router_release(). */
+hr_router_ref *hr_gateway_router_acquire(hr_gateway *gw);
+void hr_gateway_router_release(hr_gateway *gw, hr_router_ref *ref);
+/* Builds a new router from the config (reading the classifier model again)
+ * and makes it current; 0, or -1 with err (the old router stays). */
+int hr_gateway_router_reload(hr_gateway *gw, char *err, size_t errlen);
 
 /* ---- handlers ---- */
 void hr_handle_chat(hr_worker *w, struct evhttp_request *req);

@@ -161,11 +161,14 @@ hr_gateway *hr_gateway_create(hr_config *cfg, char *err, size_t errlen) {
     gw->port = cfg->port;
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
-    gw->router = hr_router_create(cfg, err, errlen);
-    if (!gw->router) goto fail;
+    pthread_mutex_init(&gw->router_mu, NULL);
+    hr_router *router = hr_router_create(cfg, err, errlen);
+    if (!router) goto fail;
+    gw->router_cur = hr_xcalloc(1, sizeof *gw->router_cur);
+    gw->router_cur->router = router;
     if (build_backends(gw, err, errlen) < 0) goto fail;
     gw->metrics = hr_metrics_create();
-    if (hr_router_cascades(gw->router)) gw->cascade_stats = hr_cascade_stats_create(cfg);
+    if (hr_router_cascades(router)) gw->cascade_stats = hr_cascade_stats_create(cfg);
     if (cfg->log.enabled) {
         gw->store = hr_store_open(&cfg->log, err, errlen);
         if (!gw->store) goto fail;
@@ -188,6 +191,50 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+hr_router_ref *hr_gateway_router_acquire(hr_gateway *gw) {
+    pthread_mutex_lock(&gw->router_mu);
+    hr_router_ref *ref = gw->router_cur;
+    ref->refs++;
+    pthread_mutex_unlock(&gw->router_mu);
+    return ref;
+}
+
+void hr_gateway_router_release(hr_gateway *gw, hr_router_ref *ref) {
+    pthread_mutex_lock(&gw->router_mu);
+    bool last = --ref->refs == 0 && ref != gw->router_cur;
+    pthread_mutex_unlock(&gw->router_mu);
+    if (last) { /* retired by a reload and no request holds it any more */
+        hr_router_free(ref->router);
+        free(ref);
+    }
+}
+
+int hr_gateway_router_reload(hr_gateway *gw, char *err, size_t errlen) {
+    hr_router *r = hr_router_create(gw->cfg, err, errlen);
+    if (!r) return -1;
+    hr_router_ref *ref = hr_xcalloc(1, sizeof *ref);
+    ref->router = r;
+    pthread_mutex_lock(&gw->router_mu);
+    hr_router_ref *old = gw->router_cur;
+    gw->router_cur = ref;
+    bool unused = old->refs == 0;
+    pthread_mutex_unlock(&gw->router_mu);
+    if (unused) {
+        hr_router_free(old->router);
+        free(old);
+    }
+    return 0;
+}
+
+/* SIGHUP reloads the router (a retrained classifier model is read again);
+ * requests in flight finish with the router they started with. */
+static void on_sighup(evutil_socket_t sig, short what, void *arg) {
+    hr_gateway *gw = arg;
+    char err[512];
+    if (hr_gateway_router_reload(gw, err, sizeof err) < 0) hr_error("SIGHUP: router not reloaded: %s", err);
+    else hr_info("SIGHUP: router reloaded (%s)", gw->cfg->strategy);
+}
+
 /* SIGINT/SIGTERM are delivered as events on the first loop (libevent turns
  * them into ordinary callbacks), which then stops every loop. */
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
@@ -199,6 +246,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 int hr_gateway_run(hr_gateway *gw) {
     struct event *sigint = evsignal_new(gw->workers[0].base, SIGINT, on_signal, gw);
     struct event *sigterm = evsignal_new(gw->workers[0].base, SIGTERM, on_signal, gw);
+    struct event *sighup = evsignal_new(gw->workers[0].base, SIGHUP, on_sighup, gw);
+    event_add(sighup, NULL);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     for (int i = 1; i < gw->n_workers; i++) pthread_create(&gw->workers[i].thread, NULL, worker_main, &gw->workers[i]);
@@ -209,6 +258,7 @@ int hr_gateway_run(hr_gateway *gw) {
     }
     event_free(sigint);
     event_free(sigterm);
+    event_free(sighup);
     return 0;
 }
 
@@ -228,7 +278,9 @@ void hr_gateway_free(hr_gateway *gw) {
     hr_store_close(gw->store);
     hr_metrics_free(gw->metrics);
     hr_cascade_stats_free(gw->cascade_stats);
-    hr_router_free(gw->router);
+    if (gw->router_cur) hr_router_free(gw->router_cur->router);
+    free(gw->router_cur);
+    pthread_mutex_destroy(&gw->router_mu);
     hr_config_free(gw->cfg);
     free(gw);
 }
