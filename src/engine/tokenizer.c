@@ -747,3 +747,42 @@ size_t hr_detok_flush(hr_detok *d, char *out, size_t cap) {
     d->n_pending = 0;
     return w;
 }
+
+int hr_tokenizer_write_gguf(const hr_tokenizer *t, hr_gguf_writer *w, int32_t n_vocab) {
+    int32_t n = hr_tokenizer_n_vocab(t);
+    if (n_vocab <= 0) n_vocab = n;
+    if (n_vocab < n) return -1;
+    const char **v = hr_xmalloc((size_t)n_vocab * sizeof(char *));
+    size_t *lens = hr_xmalloc((size_t)n_vocab * sizeof(size_t));
+    int32_t *types = hr_xmalloc((size_t)n_vocab * sizeof(int32_t));
+    char (*pad)[24] = hr_xmalloc((size_t)(n_vocab - n + 1) * 24);
+    for (int32_t i = 0; i < n; i++) {
+        v[i] = hr_tokenizer_token_text(t, i, &lens[i]);
+        types[i] = hr_tokenizer_token_type(t, i);
+    }
+    for (int32_t i = n; i < n_vocab; i++) {
+        lens[i] = (size_t)snprintf(pad[i - n], 24, "[PAD%d]", (int)i);
+        v[i] = pad[i - n];
+        types[i] = HR_TOK_TYPE_UNUSED;
+    }
+    hr_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+    hr_gguf_writer_set_str(w, "tokenizer.ggml.pre", hr_tokenizer_pre(t));
+    hr_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", v, lens, (uint64_t)n_vocab);
+    hr_gguf_writer_set_arr_data(w, "tokenizer.ggml.token_type", HR_GGUF_I32, types, (uint64_t)n_vocab);
+    int32_t nm = hr_tokenizer_n_merges(t);
+    const char **mv = hr_xmalloc((size_t)(nm + 1) * sizeof(char *));
+    size_t *ml = hr_xmalloc((size_t)(nm + 1) * sizeof(size_t));
+    for (int32_t i = 0; i < nm; i++) mv[i] = hr_tokenizer_merge(t, i, &ml[i]);
+    hr_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", mv, ml, (uint64_t)nm);
+    if (hr_tokenizer_bos(t) >= 0) hr_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)hr_tokenizer_bos(t));
+    if (hr_tokenizer_eos(t) >= 0) hr_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)hr_tokenizer_eos(t));
+    if (hr_tokenizer_eot(t) >= 0) hr_gguf_writer_set_u32(w, "tokenizer.ggml.eot_token_id", (uint32_t)hr_tokenizer_eot(t));
+    hr_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+    free(mv);
+    free(ml);
+    free(v);
+    free(lens);
+    free(types);
+    free(pad);
+    return 0;
+}

@@ -154,6 +154,12 @@ size_t hr_tokenizer_token_bytes(const hr_tokenizer *t, int32_t id, char *out, si
 int32_t hr_tokenizer_n_merges(const hr_tokenizer *t);
 const char *hr_tokenizer_merge(const hr_tokenizer *t, int32_t i, size_t *len);
 const char *hr_tokenizer_pre(const hr_tokenizer *t); /* "llama-bpe", "default" ... */
+/* Writes a byte-level BPE tokenizer's GGUF metadata (model "gpt2", pre,
+ * tokens, token types, merges, bos/eos/eot, add_bos) into w. The token list
+ * is padded with "[PADi]" tokens of type unused up to n_vocab (>= the
+ * tokenizer's own size; pass 0 for no padding). -1 when n_vocab is too small. */
+struct hr_gguf_writer;
+int hr_tokenizer_write_gguf(const hr_tokenizer *t, struct hr_gguf_writer *w, int32_t n_vocab);
 
 /* ---- streaming detokenizer ---------------------------------------------- */
 

@@ -127,29 +127,11 @@ static void test_llama_bpe_exported_gguf(void **state) {
     snprintf(path, sizeof path, "%s/tokenizers/llama3/tokenizer.model", shared_dir());
     hr_tokenizer *src = hr_tokenizer_from_tiktoken(path, 256, 1, err, sizeof err);
     if (!src) fail_msg("%s", err);
-    int32_t nv = hr_tokenizer_n_vocab(src), nm = hr_tokenizer_n_merges(src);
-    const char **tv = malloc(sizeof *tv * (size_t)nv), **mv = malloc(sizeof *mv * (size_t)nm);
-    size_t *tl = malloc(sizeof *tl * (size_t)nv), *ml = malloc(sizeof *ml * (size_t)nm);
-    int32_t *ty = malloc(sizeof *ty * (size_t)nv);
-    for (int32_t i = 0; i < nv; i++) {
-        tv[i] = hr_tokenizer_token_text(src, i, &tl[i]);
-        ty[i] = hr_tokenizer_token_type(src, i);
-    }
-    for (int32_t i = 0; i < nm; i++) mv[i] = hr_tokenizer_merge(src, i, &ml[i]);
     hr_gguf_writer *w = hr_gguf_writer_create();
-    hr_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
-    hr_gguf_writer_set_str(w, "tokenizer.ggml.pre", hr_tokenizer_pre(src));
-    hr_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tv, tl, (uint64_t)nv);
-    hr_gguf_writer_set_arr_data(w, "tokenizer.ggml.token_type", HR_GGUF_I32, ty, (uint64_t)nv);
-    hr_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", mv, ml, (uint64_t)nm);
+    assert_int_equal(hr_tokenizer_write_gguf(src, w, 0), 0);
     snprintf(path, sizeof path, "/tmp/hr_tok_vocab_%d.gguf", (int)getpid());
     assert_int_equal(hr_gguf_writer_write(w, path, NULL, NULL, err, sizeof err), 0);
     hr_gguf_writer_free(w);
-    free(tv);
-    free(mv);
-    free(tl);
-    free(ml);
-    free(ty);
     hr_tokenizer_free(src);
     hr_gguf *g = hr_gguf_open(path, err, sizeof err);
     unlink(path);
