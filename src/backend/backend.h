@@ -46,7 +46,9 @@ typedef struct hr_sink_ops {
     /* Streaming: the stream ended normally. usage may be NULL. */
     void (*done)(hr_sink *s, const hr_usage *usage);
     /* Non-streaming: the whole chat.completion object; takes ownership. raw
-     * (may be NULL) is its exact JSON text. */
+     * (may be NULL) is its exact JSON text. When the sink set raw_ok, a
+     * backend may pass completion == NULL with raw set: raw is then a checked
+     * JSON object (backend/json_scan.h) and usage is read from it already. */
     void (*complete)(hr_sink *s, cJSON *completion, const char *raw, size_t raw_len, const hr_usage *usage);
     /* Failure; the call is over after this. */
     void (*error)(hr_sink *s, const hr_backend_error *err);
@@ -54,6 +56,7 @@ typedef struct hr_sink_ops {
 
 struct hr_sink {
     const hr_sink_ops *ops;
+    bool raw_ok; /* complete() may come without a parsed object (see above); false when zeroed */
 };
 
 /* Per-thread loop context (see loop.c). */

@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 
+#include "backend/json_scan.h"
 #include "core/clock.h"
 #include "core/json_splice.h"
 #include "core/log.h"
@@ -186,6 +187,45 @@ static char *with_hermes_field(gw_req *r, cJSON *obj, const char *raw, size_t ra
     return cJSON_PrintUnformatted(obj);
 }
 
+/* with_hermes_field for an answer known only as checked raw text without a
+ * "hermes" member of its own: the field is spliced before the closing brace. */
+static char *splice_hermes_field(gw_req *r, const char *raw, size_t raw_len) {
+    char *field = hermes_field(r);
+    while (raw_len && (raw[raw_len - 1] == ' ' || raw[raw_len - 1] == '\n' || raw[raw_len - 1] == '\r' ||
+                       raw[raw_len - 1] == '\t'))
+        raw_len--;
+    size_t open = 0;
+    while (open < raw_len && raw[open] != '{') open++;
+    size_t j = open + 1;
+    while (j < raw_len && (raw[j] == ' ' || raw[j] == '\n' || raw[j] == '\r' || raw[j] == '\t')) j++;
+    bool empty = j + 1 >= raw_len; /* nothing between the braces */
+    hr_buf b;
+    hr_buf_init(&b, 0);
+    hr_buf_append(&b, raw, raw_len ? raw_len - 1 : 0);
+    hr_buf_puts(&b, empty ? "\"hermes\":" : ",\"hermes\":");
+    hr_buf_puts(&b, field);
+    hr_buf_puts(&b, "}");
+    free(field);
+    return hr_buf_steal(&b);
+}
+
+/* note_model for raw text: the top-level "model" string (span from the scan). */
+static void note_model_raw(gw_req *r, const char *raw, const hr_json_span *m) {
+    if (r->model[0] || !m->found) return;
+    size_t vs = m->start, ve = m->end;
+    if (ve - vs < 2 || raw[vs] != '"') return;
+    if (!memchr(raw + vs, '\\', ve - vs)) {
+        size_t n = ve - vs - 2;
+        if (n >= sizeof r->model) n = sizeof r->model - 1;
+        memcpy(r->model, raw + vs + 1, n);
+        r->model[n] = 0;
+        return;
+    }
+    cJSON *j = cJSON_ParseWithLength(raw + vs, ve - vs); /* escapes: let cJSON decode them */
+    if (cJSON_IsString(j)) snprintf(r->model, sizeof r->model, "%s", j->valuestring);
+    cJSON_Delete(j);
+}
+
 static void note_model(gw_req *r, const cJSON *obj) {
     if (r->model[0]) return;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "model");
@@ -268,9 +308,13 @@ static void sink_complete(hr_sink *s, cJSON *obj, const char *raw, size_t raw_le
     r->call = NULL;
     if (!r->first_byte_ns) r->first_byte_ns = hr_now_ns();
     if (u) r->usage = *u;
-    note_model(r, obj);
+    hr_json_span top[2] = {{.key = "model"}, {.key = "hermes"}};
+    if (!obj && (!hr_json_scan_object(raw, raw_len, top, 2) || top[1].found))
+        obj = cJSON_ParseWithLength(raw, raw_len); /* the backend's own "hermes" object joins ours */
+    if (obj) note_model(r, obj);
+    else note_model_raw(r, raw, &top[0]);
     if (r->req) {
-        char *text = with_hermes_field(r, obj, raw, raw_len);
+        char *text = obj ? with_hermes_field(r, obj, raw, raw_len) : splice_hermes_field(r, raw, raw_len);
         set_route_headers(r);
         stop_watch(r);
         struct evbuffer *out = evbuffer_new();
@@ -508,6 +552,7 @@ void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
     hr_gateway *gw = w->gw;
     gw_req *r = hr_xcalloc(1, sizeof *r);
     r->sink.ops = &sink_ops;
+    r->sink.raw_ok = true;
     r->w = w;
     r->gw = gw;
     r->req = req;
