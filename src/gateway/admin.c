@@ -5,14 +5,13 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 
 #include "backend/embedded.h"
 #include "core/clock.h"
 #include "gateway/cascade.h"
 #include "gateway/internal.h"
 
-void hr_handle_health(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_health(hr_worker *w, hr_http_req *req) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "ok");
     hr_send_json(req, 200, o);
@@ -28,7 +27,7 @@ typedef struct ready_probe {
 
 typedef struct ready_ctx {
     hr_worker *w;
-    struct evhttp_request *req;
+    hr_http_req *req;
     int pending;
     int n;
     ready_probe probes[HR_TIER_MAX * HR_MAX_BACKENDS_PER_TIER];
@@ -68,7 +67,7 @@ static void ready_probe_done(void *ud, bool ok) {
     if (--c->pending == 0) ready_answer(c);
 }
 
-void hr_handle_ready(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_ready(hr_worker *w, hr_http_req *req) {
     hr_gateway *gw = w->gw;
     ready_ctx *c = hr_xcalloc(1, sizeof *c);
     c->w = w;
@@ -100,7 +99,7 @@ static void add_model(cJSON *arr, const char *id, const char *tier, int64_t crea
     cJSON_AddItemToArray(arr, m);
 }
 
-void hr_handle_models(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_models(hr_worker *w, hr_http_req *req) {
     const hr_config *cfg = w->gw->cfg;
     int64_t created = (int64_t)time(NULL);
     cJSON *o = cJSON_CreateObject();
@@ -118,7 +117,7 @@ void hr_handle_models(hr_worker *w, struct evhttp_request *req) {
 
 /* ---- /metrics, /v1/router/stats ---- */
 
-void hr_handle_metrics(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_metrics(hr_worker *w, hr_http_req *req) {
     hr_buf b;
     hr_buf_init(&b, 0);
     hr_metrics_render(w->gw->metrics, &b);
@@ -136,15 +135,12 @@ void hr_handle_metrics(hr_worker *w, struct evhttp_request *req) {
         hr_buf_printf(&b, "# HELP hermes_log_rows_dropped_total Request-log rows dropped because the writer fell behind.\n"
                           "# TYPE hermes_log_rows_dropped_total counter\nhermes_log_rows_dropped_total %llu\n",
                       (unsigned long long)hr_store_dropped(gw->store));
-    struct evbuffer *out = evbuffer_new();
-    evbuffer_add(out, b.data, b.len);
-    hr_buf_free(&b);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, "OK", out);
-    evbuffer_free(out);
+    hr_http_add_header(req, "Content-Type", "text/plain; version=0.0.4");
+    size_t len = b.len;
+    hr_http_send_take(req, 200, hr_buf_steal(&b), len);
 }
 
-void hr_handle_stats(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_stats(hr_worker *w, hr_http_req *req) {
     bool enabled[HR_TIER_MAX];
     for (int t = 0; t < HR_TIER_MAX; t++) enabled[t] = w->gw->cfg->tiers[t].enabled;
     cJSON *o = hr_metrics_stats(w->gw->metrics, enabled);
@@ -157,7 +153,7 @@ void hr_handle_stats(hr_worker *w, struct evhttp_request *req) {
 
 /* ---- /v1/router/route: the decision without generation ---- */
 
-void hr_handle_route(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_route(hr_worker *w, hr_http_req *req) {
     size_t len;
     char *body = hr_read_body(w->gw, req, &len);
     if (!body) return;

@@ -17,8 +17,6 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <event2/keyvalq_struct.h>
-#include <event2/http.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -693,17 +691,17 @@ void hr_cascade_info_json(const hr_cascade_info *info, cJSON *x) {
     cJSON_AddItemToObject(x, "attempts", attempts_json(info));
 }
 
-void hr_cascade_info_headers(const hr_cascade_info *info, struct evkeyvalq *h) {
+void hr_cascade_info_headers(const hr_cascade_info *info, hr_http_req *h) {
     if (!info || !info->n) return;
     char buf[256];
     hr_header_escape(model_used(info), buf, sizeof buf);
-    evhttp_add_header(h, "x-hermes-model-used", buf);
+    hr_http_add_header(h, "x-hermes-model-used", buf);
     if (info->final_score >= 0) {
         snprintf(buf, sizeof buf, "%.4f", info->final_score);
-        evhttp_add_header(h, "x-hermes-quality-score", buf);
+        hr_http_add_header(h, "x-hermes-quality-score", buf);
     }
     hr_header_escape(info->path, buf, sizeof buf);
-    evhttp_add_header(h, "x-hermes-escalation-path", buf);
+    hr_http_add_header(h, "x-hermes-escalation-path", buf);
 }
 
 char *hr_cascade_info_attempts_json(const hr_cascade_info *info) {

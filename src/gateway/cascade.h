@@ -26,7 +26,7 @@
 #include "core/config.h"
 #include "router/quality.h"
 
-struct evkeyvalq;
+#include "gateway/http.h"
 struct hr_gateway;
 
 enum { HR_JUDGE_NONE = 0, HR_JUDGE_YES, HR_JUDGE_NO, HR_JUDGE_FAILED };
@@ -78,7 +78,7 @@ void hr_cascade_cancel(hr_cascade *c);
  * attempts to the response's "hermes" object. */
 void hr_cascade_info_json(const hr_cascade_info *info, cJSON *hermes);
 /* x-hermes-model-used, x-hermes-quality-score, x-hermes-escalation-path. */
-void hr_cascade_info_headers(const hr_cascade_info *info, struct evkeyvalq *headers);
+void hr_cascade_info_headers(const hr_cascade_info *info, hr_http_req *req);
 /* The attempts as a JSON array (the request log's attempts_json); malloc'd. */
 char *hr_cascade_info_attempts_json(const hr_cascade_info *info);
 

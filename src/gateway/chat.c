@@ -8,16 +8,13 @@
  * A connection failure before any byte was relayed marks the backend down,
  * then retries once on another backend of the tier, else falls back to the
  * next larger tier with a live backend. A client that goes away cancels the
- * backend call (detected by an EOF watcher on the socket, or a failed write). */
+ * backend call (the HTTP server reports EOF, a reset or a failed write). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/keyvalq_struct.h>
 
 #include "backend/json_scan.h"
 #include "core/clock.h"
@@ -34,10 +31,7 @@ typedef struct gw_req {
     hr_sink sink; /* first: the backend calls back through it */
     hr_worker *w;
     hr_gateway *gw;
-    struct evhttp_request *req;   /* NULL once the client is gone */
-    struct evhttp_connection *conn;
-    struct event *eof_watch;
-    struct event *watch_timer;    /* starts eof_watch if the answer takes a while */
+    hr_http_req *req;   /* NULL once the client is gone */
     hr_chat_request chat;
     hr_route_decision d;
     int tier;                     /* tier answering now */
@@ -85,23 +79,23 @@ static void cascade_sync(gw_req *r) {
 }
 
 static void set_route_headers(gw_req *r) {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    hr_http_req *h = r->req;
     char buf[512];
     cascade_sync(r);
     hr_cascade_info_headers(r->cinfo, h);
-    evhttp_add_header(h, "x-request-id", r->id);
-    evhttp_add_header(h, "x-hermes-tier", r->tier >= 0 ? hr_tier_name(r->tier) : "none");
+    hr_http_add_header(h, "x-request-id", r->id);
+    hr_http_add_header(h, "x-hermes-tier", r->tier >= 0 ? hr_tier_name(r->tier) : "none");
     hr_header_escape(r->reason, buf, sizeof buf);
-    evhttp_add_header(h, "x-hermes-route-reason", buf);
+    hr_http_add_header(h, "x-hermes-route-reason", buf);
     hr_buf us;
     hr_buf_init(&us, 0);
     hr_json_put_fixed2(&us, r->d.route_us); /* printf's float formatting costs more than the whole route */
-    evhttp_add_header(h, "x-hermes-route-us", us.data);
+    hr_http_add_header(h, "x-hermes-route-us", us.data);
     hr_buf_free(&us);
-    evhttp_add_header(h, "x-hermes-strategy", r->d.strategy ? r->d.strategy : "none");
+    hr_http_add_header(h, "x-hermes-strategy", r->d.strategy ? r->d.strategy : "none");
     if (r->model[0]) {
         hr_header_escape(r->model, buf, sizeof buf);
-        evhttp_add_header(h, "x-hermes-model", buf);
+        hr_http_add_header(h, "x-hermes-model", buf);
     }
 }
 
@@ -156,7 +150,7 @@ static char *merge_backend_hermes(gw_req *r, cJSON *obj, char *field) {
     }
     const cJSON *jv = cJSON_GetObjectItemCaseSensitive(theirs, "json_valid");
     if (cJSON_IsBool(jv) && r->req && !r->streaming)
-        evhttp_add_header(evhttp_request_get_output_headers(r->req), "x-hermes-json-valid",
+        hr_http_add_header(r->req, "x-hermes-json-valid",
                           cJSON_IsTrue(jv) ? "true" : "false");
     free(field);
     field = cJSON_PrintUnformatted(ours);
@@ -232,35 +226,28 @@ static void note_model(gw_req *r, const cJSON *obj) {
     if (cJSON_IsString(m)) snprintf(r->model, sizeof r->model, "%s", m->valuestring);
 }
 
+/* The answer is ending: the client going away no longer concerns r. */
 static void stop_watch(gw_req *r) {
-    if (r->watch_timer) {
-        event_free(r->watch_timer);
-        r->watch_timer = NULL;
-    }
-    if (r->eof_watch) {
-        event_free(r->eof_watch);
-        r->eof_watch = NULL;
-    }
-    if (r->conn) evhttp_connection_set_closecb(r->conn, NULL, NULL);
+    if (r->req) hr_http_req_on_close(r->req, NULL, NULL);
 }
 
 /* ---- sink: backend -> client ------------------------------------------ */
 
 static void write_sse(gw_req *r, const char *data, size_t len) {
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, "data: ", 6);
-    evbuffer_add(b, data, len);
-    evbuffer_add(b, "\n\n", 2);
-    evhttp_send_reply_chunk(r->req, b);
-    evbuffer_free(b);
+    hr_buf b;
+    hr_buf_init(&b, 0);
+    hr_buf_append(&b, "data: ", 6);
+    hr_buf_append(&b, data, len);
+    hr_buf_append(&b, "\n\n", 2);
+    hr_http_stream_write(r->req, b.data, b.len);
+    hr_buf_free(&b);
 }
 
 static void start_stream(gw_req *r) {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-    evhttp_add_header(h, "Content-Type", "text/event-stream");
-    evhttp_add_header(h, "Cache-Control", "no-cache");
+    hr_http_add_header(r->req, "Content-Type", "text/event-stream");
+    hr_http_add_header(r->req, "Cache-Control", "no-cache");
     set_route_headers(r);
-    evhttp_send_reply_start(r->req, 200, "OK");
+    hr_http_stream_start(r->req, 200);
     r->streaming = true;
 }
 
@@ -295,13 +282,11 @@ static void sink_done(hr_sink *s, const hr_usage *u) {
         if (!r->streaming) start_stream(r);
         write_sse(r, "[DONE]", 6);
         stop_watch(r);
-        evhttp_send_reply_end(r->req);
+        hr_http_stream_end(r->req);
         r->req = NULL;
     }
     finish(r, 200, NULL);
 }
-
-static void free_ref(const void *data, size_t len, void *extra) { free((void *)data); }
 
 static void sink_complete(hr_sink *s, cJSON *obj, const char *raw, size_t raw_len, const hr_usage *u) {
     gw_req *r = (gw_req *)s;
@@ -317,11 +302,7 @@ static void sink_complete(hr_sink *s, cJSON *obj, const char *raw, size_t raw_le
         char *text = obj ? with_hermes_field(r, obj, raw, raw_len) : splice_hermes_field(r, raw, raw_len);
         set_route_headers(r);
         stop_watch(r);
-        struct evbuffer *out = evbuffer_new();
-        evbuffer_add_reference(out, text, strlen(text), free_ref, NULL);
-        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", "application/json");
-        evhttp_send_reply(r->req, 200, "OK", out);
-        evbuffer_free(out);
+        hr_http_send_take(r->req, 200, text, strlen(text)); /* application/json by default */
         r->req = NULL;
     }
     cJSON_Delete(obj);
@@ -352,12 +333,12 @@ static void sink_error(hr_sink *s, const hr_backend_error *e) {
             write_sse(r, text, strlen(text));
             free(text);
             stop_watch(r);
-            evhttp_send_reply_end(r->req);
+            hr_http_stream_end(r->req);
         } else {
             set_route_headers(r);
             stop_watch(r);
             if (e->status == 429) /* a busy backend (embedded queue full): come back soon */
-                evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+                hr_http_add_header(r->req, "Retry-After", "1");
             hr_send_json(r->req, e->status, hr_error_json(e->type, e->code, NULL, e->message));
         }
         r->req = NULL;
@@ -381,65 +362,16 @@ static void client_gone(gw_req *r) {
     finish(r, 499, "client closed the connection");
 }
 
-/* libevent failed a write (or read) on the connection and is freeing it. */
-static void on_conn_close(struct evhttp_connection *conn, void *arg) {
+/* The client went away (EOF, reset, timeout) before its answer ended; the
+ * server frees the request after this returns. */
+static void on_client_close(hr_http_req *req, void *arg) {
     gw_req *r = arg;
-    if (r->eof_watch) {
-        event_free(r->eof_watch);
-        r->eof_watch = NULL;
-    }
-    struct evhttp_request *req = r->req;
     r->req = NULL;
-    r->conn = NULL;
-    /* A request whose reply was not finished is detached from the dying
-     * connection and is ours to free. */
-    if (req && !evhttp_request_get_connection(req)) evhttp_request_free(req);
     client_gone(r);
 }
 
-/* The client closed its side while we wait for the backend. */
-static void on_eof_watch(evutil_socket_t fd, short what, void *arg) {
-    gw_req *r = arg;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
-        /* Pipelined bytes, not EOF: stop watching (we would spin). */
-        event_free(r->eof_watch);
-        r->eof_watch = NULL;
-        return;
-    }
-    struct evhttp_connection *conn = r->conn;
-    stop_watch(r);
-    r->req = NULL;
-    r->conn = NULL;
-    client_gone(r);
-    if (conn) evhttp_connection_free(conn); /* frees the pending request too */
-}
-
-static void start_eof_watch(evutil_socket_t unused, short what, void *arg) {
-    gw_req *r = arg;
-    if (!r->conn || r->eof_watch) return;
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->conn);
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd >= 0) {
-        r->eof_watch = event_new(r->w->base, fd, EV_READ | EV_PERSIST, on_eof_watch, r);
-        event_add(r->eof_watch, NULL);
-    }
-}
-
-/* Failed writes are reported through the close callback at once; an idle
- * client that hangs up is noticed by an EOF watcher on its socket, started
- * only when the answer takes longer than WATCH_DELAY (a fast answer costs no
- * extra epoll registration). */
-#define WATCH_DELAY_US 50000
-static void watch_client(gw_req *r) {
-    r->conn = evhttp_request_get_connection(r->req);
-    if (!r->conn) return;
-    evhttp_connection_set_closecb(r->conn, on_conn_close, r);
-    r->watch_timer = evtimer_new(r->w->base, start_eof_watch, r);
-    struct timeval tv = {0, WATCH_DELAY_US};
-    evtimer_add(r->watch_timer, &tv);
-}
+/* Cancel the backend call when the client goes away while we wait. */
+static void watch_client(gw_req *r) { hr_http_req_on_close(r->req, on_client_close, r); }
 
 /* ---- dispatch --------------------------------------------------------- */
 
@@ -548,7 +480,7 @@ static void reject(gw_req *r, int status, const char *type, const char *code, co
     finish(r, status, msg);
 }
 
-void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_chat(hr_worker *w, hr_http_req *req) {
     hr_gateway *gw = w->gw;
     gw_req *r = hr_xcalloc(1, sizeof *r);
     r->sink.ops = &sink_ops;
@@ -567,8 +499,8 @@ void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
         finish(r, 401, "missing or wrong API key");
         return;
     }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
+    size_t len;
+    const char *body = hr_http_req_body(req, &len);
     if (len > gw->cfg->max_body_bytes) {
         char msg[200];
         snprintf(msg, sizeof msg, "request body of %zu bytes is larger than the limit of %zu bytes", len,
@@ -576,7 +508,6 @@ void hr_handle_chat(hr_worker *w, struct evhttp_request *req) {
         reject(r, 400, "invalid_request_error", "request_too_large", NULL, msg);
         return;
     }
-    const char *body = (const char *)evbuffer_pullup(in, -1);
     hr_request_error perr;
     if (hr_chat_request_parse(body ? body : "", len, &r->chat, &perr) < 0) {
         reject(r, 400, "invalid_request_error", NULL, perr.param, perr.message);

@@ -15,7 +15,6 @@
 
 #include <sys/queue.h>
 
-#include <event2/keyvalq_struct.h>
 
 #include "core/clock.h"
 #include "gateway/cost_model.h"
@@ -31,18 +30,16 @@
 
 /* Query parameters of the request URI (decoded). */
 typedef struct params {
-    struct evkeyvalq kv;
+    hr_http_req *req;
     bool ok;
 } params;
 
-static void params_parse(struct evhttp_request *req, params *p) {
-    TAILQ_INIT(&p->kv);
-    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-    const char *q = u ? evhttp_uri_get_query(u) : NULL;
-    p->ok = !q || evhttp_parse_query_str(q, &p->kv) == 0;
+static void params_parse(hr_http_req *req, params *p) {
+    p->req = req;
+    p->ok = hr_http_req_query_ok(req);
 }
 
-static const char *param(params *p, const char *key) { return evhttp_find_header(&p->kv, key); }
+static const char *param(params *p, const char *key) { return hr_http_req_param(p->req, key); }
 
 /* Integer parameter within [lo, hi]; def when absent; false when malformed. */
 static bool param_long(params *p, const char *key, long lo, long hi, long def, long *out) {
@@ -56,7 +53,7 @@ static bool param_long(params *p, const char *key, long lo, long hi, long def, l
     return true;
 }
 
-static bool need_log(hr_worker *w, struct evhttp_request *req, cJSON *empty) {
+static bool need_log(hr_worker *w, hr_http_req *req, cJSON *empty) {
     if (w->gw->store) return true;
     cJSON_AddBoolToObject(empty, "log", false);
     hr_send_json(req, 200, empty);
@@ -92,7 +89,7 @@ static int add_row(const hr_log_row *row, int64_t id, void *ud) {
     return 0;
 }
 
-void hr_handle_dash_requests(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_dash_requests(hr_worker *w, hr_http_req *req) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(o, "data");
@@ -128,7 +125,6 @@ void hr_handle_dash_requests(hr_worker *w, struct evhttp_request *req) {
     o = NULL;
 out:
     cJSON_Delete(o);
-    evhttp_clear_headers(&p.kv);
 }
 
 /* ---- /v1/router/timeseries -------------------------------------------- */
@@ -188,7 +184,7 @@ static double pct(const double *v, size_t n, double p) {
     return round(v[k - 1] * 100.0) / 100.0;
 }
 
-void hr_handle_dash_timeseries(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_dash_timeseries(hr_worker *w, hr_http_req *req) {
     cJSON *o = cJSON_CreateObject();
     if (!need_log(w, req, o)) return;
     params p;
@@ -285,7 +281,6 @@ out:
         }
     free(s);
     cJSON_Delete(o);
-    evhttp_clear_headers(&p.kv);
 }
 
 /* ---- /v1/router/cost -------------------------------------------------- */
@@ -297,7 +292,7 @@ static int default_baseline(const hr_config *cfg) {
     return HR_TIER_MEDIUM;
 }
 
-void hr_handle_dash_cost(hr_worker *w, struct evhttp_request *req) {
+void hr_handle_dash_cost(hr_worker *w, hr_http_req *req) {
     const hr_config *cfg = w->gw->cfg;
     params p;
     params_parse(req, &p);
@@ -356,5 +351,4 @@ void hr_handle_dash_cost(hr_worker *w, struct evhttp_request *req) {
     o = NULL;
 out:
     cJSON_Delete(o);
-    evhttp_clear_headers(&p.kv);
 }

@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <event2/event.h>
-#include <event2/http.h>
+#include "gateway/http.h"
 
 #include "backend/backend.h"
 #include "core/buf.h"
@@ -25,7 +25,7 @@ typedef struct hr_worker {
     int index;
     pthread_t thread;
     struct event_base *base;
-    struct evhttp *http;
+    hr_http_server *http;
     hr_loop *loop;
     evutil_socket_t fd;
     _Atomic unsigned rr[HR_TIER_MAX]; /* round-robin cursors */
@@ -57,16 +57,16 @@ struct hr_gateway {
 
 /* ---- responses (respond.c) ---- */
 /* Sends a JSON body with status; takes ownership of body. */
-void hr_send_json(struct evhttp_request *req, int status, cJSON *body);
+void hr_send_json(hr_http_req *req, int status, cJSON *body);
 /* Sends OpenAI's error shape {"error": {message, type, param, code}}. */
-void hr_send_error(struct evhttp_request *req, int status, const char *type, const char *code, const char *param,
+void hr_send_error(hr_http_req *req, int status, const char *type, const char *code, const char *param,
                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 cJSON *hr_error_json(const char *type, const char *code, const char *param, const char *message);
 const char *hr_status_text(int status);
 /* Header value made safe: non-ASCII and control bytes percent-encoded. */
 void hr_header_escape(const char *in, char *out, size_t cap);
 /* Checks the bearer token when keys are configured; sends 401 and returns false otherwise. */
-bool hr_check_auth(hr_gateway *gw, struct evhttp_request *req);
+bool hr_check_auth(hr_gateway *gw, hr_http_req *req);
 
 /* ---- backends (dispatch in chat.c) ---- */
 /* Picks a live backend for tier (round robin), skipping `avoid`. NULL if none. */
@@ -81,21 +81,21 @@ void hr_gateway_router_release(hr_gateway *gw, hr_router_ref *ref);
 int hr_gateway_router_reload(hr_gateway *gw, char *err, size_t errlen);
 
 /* ---- handlers ---- */
-void hr_handle_chat(hr_worker *w, struct evhttp_request *req);
-void hr_handle_health(hr_worker *w, struct evhttp_request *req);
-void hr_handle_ready(hr_worker *w, struct evhttp_request *req);
-void hr_handle_models(hr_worker *w, struct evhttp_request *req);
-void hr_handle_metrics(hr_worker *w, struct evhttp_request *req);
-void hr_handle_stats(hr_worker *w, struct evhttp_request *req);
-void hr_handle_route(hr_worker *w, struct evhttp_request *req);
-void hr_handle_ui(hr_worker *w, struct evhttp_request *req, const char *path);
+void hr_handle_chat(hr_worker *w, hr_http_req *req);
+void hr_handle_health(hr_worker *w, hr_http_req *req);
+void hr_handle_ready(hr_worker *w, hr_http_req *req);
+void hr_handle_models(hr_worker *w, hr_http_req *req);
+void hr_handle_metrics(hr_worker *w, hr_http_req *req);
+void hr_handle_stats(hr_worker *w, hr_http_req *req);
+void hr_handle_route(hr_worker *w, hr_http_req *req);
+void hr_handle_ui(hr_worker *w, hr_http_req *req, const char *path);
 /* dashboard.c: /v1/router/requests, /v1/router/timeseries, /v1/router/cost */
-void hr_handle_dash_requests(hr_worker *w, struct evhttp_request *req);
-void hr_handle_dash_timeseries(hr_worker *w, struct evhttp_request *req);
-void hr_handle_dash_cost(hr_worker *w, struct evhttp_request *req);
+void hr_handle_dash_requests(hr_worker *w, hr_http_req *req);
+void hr_handle_dash_timeseries(hr_worker *w, hr_http_req *req);
+void hr_handle_dash_cost(hr_worker *w, hr_http_req *req);
 
 /* Reads the request body (contiguous, NUL-terminated copy) within the
  * configured limit; on failure sends 400/413 and returns NULL. Caller frees. */
-char *hr_read_body(hr_gateway *gw, struct evhttp_request *req, size_t *len);
+char *hr_read_body(hr_gateway *gw, hr_http_req *req, size_t *len);
 
 #endif

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 
 #include "gateway/internal.h"
 
@@ -26,16 +24,10 @@ const char *hr_status_text(int status) {
     }
 }
 
-static void free_ref(const void *data, size_t len, void *extra) { free((void *)data); }
-
-void hr_send_json(struct evhttp_request *req, int status, cJSON *body) {
+void hr_send_json(hr_http_req *req, int status, cJSON *body) {
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
-    struct evbuffer *out = evbuffer_new();
-    evbuffer_add_reference(out, text, strlen(text), free_ref, NULL);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evhttp_send_reply(req, status, hr_status_text(status), out);
-    evbuffer_free(out);
+    hr_http_send_take(req, status, text, strlen(text)); /* Content-Type: application/json by default */
 }
 
 cJSON *hr_error_json(const char *type, const char *code, const char *param, const char *message) {
@@ -50,7 +42,7 @@ cJSON *hr_error_json(const char *type, const char *code, const char *param, cons
     return root;
 }
 
-void hr_send_error(struct evhttp_request *req, int status, const char *type, const char *code, const char *param,
+void hr_send_error(hr_http_req *req, int status, const char *type, const char *code, const char *param,
                    const char *fmt, ...) {
     char msg[512];
     va_list ap;
@@ -75,9 +67,9 @@ void hr_header_escape(const char *in, char *out, size_t cap) {
     out[o] = 0;
 }
 
-bool hr_check_auth(hr_gateway *gw, struct evhttp_request *req) {
+bool hr_check_auth(hr_gateway *gw, hr_http_req *req) {
     if (gw->cfg->n_api_keys == 0) return true;
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *h = hr_http_req_header(req, "Authorization");
     if (h && !strncasecmp(h, "Bearer ", 7)) {
         const char *key = h + 7;
         for (size_t i = 0; i < gw->cfg->n_api_keys; i++)
@@ -88,9 +80,9 @@ bool hr_check_auth(hr_gateway *gw, struct evhttp_request *req) {
     return false;
 }
 
-char *hr_read_body(hr_gateway *gw, struct evhttp_request *req, size_t *len) {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
+char *hr_read_body(hr_gateway *gw, hr_http_req *req, size_t *len) {
+    size_t n;
+    const char *in = hr_http_req_body(req, &n);
     if (n > gw->cfg->max_body_bytes) {
         hr_send_error(req, 400, "invalid_request_error", "request_too_large", NULL,
                       "request body of %zu bytes is larger than the limit of %zu bytes (server.max_body)", n,
@@ -99,7 +91,7 @@ char *hr_read_body(hr_gateway *gw, struct evhttp_request *req, size_t *len) {
     }
     char *body = malloc(n + 1);
     if (!body) abort();
-    evbuffer_copyout(in, body, n);
+    memcpy(body, in, n);
     body[n] = 0;
     *len = n;
     return body;

@@ -18,17 +18,13 @@
 #include "gateway/cascade.h"
 #include "gateway/internal.h"
 
-static void dispatch(struct evhttp_request *req, void *arg) {
+static void dispatch(hr_http_req *req, void *arg) {
     hr_worker *w = arg;
-    const char *uri = evhttp_request_get_uri(req);
     char path[256];
-    size_t n = strcspn(uri, "?#");
-    if (n >= sizeof path) n = sizeof path - 1;
-    memcpy(path, uri, n);
-    path[n] = 0;
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
-    bool post = cmd == EVHTTP_REQ_POST;
+    snprintf(path, sizeof path, "%s", hr_http_req_path(req));
+    hr_http_method cmd = hr_http_req_method(req);
+    bool get = cmd == HR_HTTP_GET || cmd == HR_HTTP_HEAD;
+    bool post = cmd == HR_HTTP_POST;
 
     if (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/chat/completions")) {
         if (!post) goto method;
@@ -114,27 +110,26 @@ static int worker_init(hr_gateway *gw, hr_worker *w, int index, char *err, size_
     if (w->fd < 0) return -1;
     if (gw->port == 0) gw->port = bound_port(w->fd);
     w->base = event_base_new();
-    w->http = evhttp_new(w->base);
     w->loop = hr_loop_create(w->base, index);
-    /* Bodies up to the limit are read; a body past it gets our JSON error.
-     * libevent itself cuts off at twice the limit (+1 MiB) so a client cannot
-     * make us buffer without bound. */
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)(gw->cfg->max_body_bytes * 2 + (1u << 20)));
-    evhttp_set_max_headers_size(w->http, 64 * 1024);
-    evhttp_set_timeout(w->http, 600);
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
-    evhttp_set_default_content_type(w->http, "application/json");
-    evhttp_set_gencb(w->http, dispatch, w);
-    if (!evhttp_accept_socket_with_handle(w->http, w->fd)) {
-        snprintf(err, errlen, "cannot accept on the listening socket");
+    /* Bodies up to the limit are read; a body past it gets our JSON error
+     * (400 request_too_large). The server itself stops at twice the limit
+     * (+1 MiB, 413) so a client cannot make us buffer without bound. */
+    hr_http_limits lim = {
+        .max_head = 64 * 1024,
+        .max_body = gw->cfg->max_body_bytes * 2 + (1u << 20),
+        .timeout_s = 600,
+    };
+    w->http = hr_http_server_create(w->base, w->fd, &lim, dispatch, w, err, errlen);
+    if (!w->http) {
+        close(w->fd);
         return -1;
     }
     return 0;
 }
 
 static void worker_cleanup(hr_worker *w) {
-    if (w->http) evhttp_free(w->http);
+    hr_http_server_free(w->http); /* usually done already, before the backends (hr_gateway_free) */
+    w->http = NULL;
     hr_loop_free(w->loop);
     if (w->base) event_base_free(w->base);
 }
@@ -269,7 +264,13 @@ void hr_gateway_stop(hr_gateway *gw) {
 
 void hr_gateway_free(hr_gateway *gw) {
     if (!gw) return;
-    /* backends first: an embedded engine's scheduler thread may still wake a
+    /* connections first: requests still open are cancelled (their backend
+     * calls too) while the backends exist */
+    for (int i = 0; gw->workers && i < gw->n_workers; i++) {
+        hr_http_server_free(gw->workers[i].http);
+        gw->workers[i].http = NULL;
+    }
+    /* backends next: an embedded engine's scheduler thread may still wake a
      * loop's event until it is stopped, so the loops' bases go after it */
     for (int t = 0; t < HR_TIER_MAX; t++)
         for (int i = 0; i < gw->n_backends[t]; i++) gw->backends[t][i]->vt->free(gw->backends[t][i]);

@@ -9,7 +9,6 @@
  * origin, so rendered model output cannot load or run anything foreign. */
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include "gateway/internal.h"
 #include "gateway/ui_assets.h"
@@ -36,21 +35,17 @@ static const hr_ui_asset *find_asset(const char *rel) {
     return NULL;
 }
 
-static void send_bytes(struct evhttp_request *req, const char *type, const void *data, size_t len,
+static void send_bytes(hr_http_req *req, const char *type, const void *data, size_t len,
                        const char *cache) {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", type);
-    evhttp_add_header(h, "Cache-Control", cache);
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-    evhttp_add_header(h, "Content-Security-Policy", CSP);
-    struct evbuffer *out = evbuffer_new();
-    evbuffer_add_reference(out, data, len, NULL, NULL); /* static data: no copy */
-    evhttp_send_reply(req, 200, "OK", out);
-    evbuffer_free(out);
+    hr_http_add_header(req, "Content-Type", type);
+    hr_http_add_header(req, "Cache-Control", cache);
+    hr_http_add_header(req, "X-Content-Type-Options", "nosniff");
+    hr_http_add_header(req, "Referrer-Policy", "no-referrer");
+    hr_http_add_header(req, "Content-Security-Policy", CSP);
+    hr_http_send_static(req, 200, data, len); /* static data: no copy */
 }
 
-void hr_handle_ui(hr_worker *w, struct evhttp_request *req, const char *path) {
+void hr_handle_ui(hr_worker *w, hr_http_req *req, const char *path) {
     if (path[0] != '/') {
         hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %s", path);
         return;
