@@ -149,8 +149,9 @@ static void slot_release(emb_engine *e, int s) {
 
 /* Samples the next token of j from logits and releases its text. */
 static void job_sample(emb_engine *e, emb_job *j, const float *logits) {
-    hr_sample_result res;
-    int32_t t = hr_sampler_sample(j->sampler, logits, &res);
+    /* log-probabilities cost a pass of exp over the vocabulary: only when asked */
+    hr_sample_result res, *rp = j->n_logprobs >= 0 ? &res : NULL;
+    int32_t t = hr_sampler_sample(j->sampler, logits, rp);
     if (t < 0) { /* the grammar allows nothing more: the output is complete */
         job_finish(j, "stop", 0, NULL);
         return;
@@ -164,7 +165,7 @@ static void job_sample(emb_engine *e, emb_job *j, const float *logits) {
         char tail[16];
         size_t n = hr_detok_flush(&j->detok, tail, sizeof tail);
         bool hit = hr_stop_push(&j->stop, tail, n, &out, &out_len);
-        job_emit(j, out, out_len, &res);
+        job_emit(j, out, out_len, rp);
         if (!hit) {
             hr_stop_flush(&j->stop, &out, &out_len);
             job_emit(j, out, out_len, NULL);
@@ -175,7 +176,7 @@ static void job_sample(emb_engine *e, emb_job *j, const float *logits) {
     char piece[HR_DETOK_MIN_CAP];
     size_t n = hr_detok_push(&j->detok, t, piece, sizeof piece);
     bool hit = hr_stop_push(&j->stop, piece, n, &out, &out_len);
-    job_emit(j, out, out_len, &res);
+    job_emit(j, out, out_len, rp);
     if (hit) {
         job_finish(j, "stop", 0, NULL);
         return;

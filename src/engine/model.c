@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "engine/attention.h"
 #include "engine/engine.h"
 #include "engine/quant.h"
 #include "engine/threadpool.h"
@@ -384,6 +385,7 @@ struct hr_ctx {
     int n_logits;
     int32_t *out_rows; /* batch index of each logits row */
     float *inv_freq;   /* [rope_dim/2] */
+    bool att_fast;     /* attention.h kernels for the f32 cache */
 };
 
 hr_ctx_params hr_ctx_default_params(void) {
@@ -427,6 +429,7 @@ hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *pp, char *err, siz
     c->pool = hr_pool_create(p.n_threads);
     c->kv_type = p.kv_type == HR_TYPE_F16 ? HR_TYPE_F16 : HR_TYPE_F32;
     c->kv_elt = c->kv_type == HR_TYPE_F16 ? 2 : 4;
+    c->att_fast = hr_att_fast() && !getenv("HR_ATT_REF"); /* HR_ATT_REF: the matmul path (A/B runs) */
     /* pages are only touched as positions fill, so RSS follows the real use */
     c->kc = hr_xmalloc(kv_elems * c->kv_elt);
     c->vc = hr_xmalloc(kv_elems * c->kv_elt);
@@ -677,6 +680,26 @@ static void att_worker(void *ud, int ith, int nth) {
         const uint8_t *K = c->kc + head * c->n_ctx * hd * c->kv_elt;
         const uint8_t *V = c->vc + head * c->n_ctx * hd * c->kv_elt;
         int n_pos = j->batch[u->b0 + u->n - 1].pos + 1, rows = u->n * group;
+        if (c->kv_type == HR_TYPE_F32 && c->att_fast) {
+            /* f32 cache: register-blocked kernels, no per-position dispatch */
+            for (int i = 0; i < u->n; i++) {
+                const float *q = c->q + (size_t)(u->b0 + i) * in->n_embd + (size_t)kvh * group * hd;
+                float *srows = sc + (size_t)i * group * n_pos;
+                hr_att_scores((const float *)K, (size_t)hd, n_pos, hd, q, group, srows, (size_t)n_pos);
+                int n = j->batch[u->b0 + i].pos + 1; /* causal: this token sees positions < n */
+                for (int g = 0; g < group; g++) {
+                    float *srow = srows + (size_t)g * n_pos;
+                    hr_att_softmax(srow, n, scale);
+                    for (int t = n; t < n_pos; t++) srow[t] = 0;
+                }
+            }
+            float *ob = c->obuf + (size_t)ith * rows_max * hd;
+            hr_att_values((const float *)V, (size_t)c->n_ctx, n_pos, hd, sc, (size_t)n_pos, rows, ob);
+            for (int i = 0; i < u->n; i++)
+                memcpy(c->att + (size_t)(u->b0 + i) * in->n_embd + (size_t)kvh * group * hd,
+                       ob + (size_t)i * group * hd, (size_t)group * hd * sizeof(float));
+            continue;
+        }
         for (int i = 0; i < u->n; i++)
             for (int g = 0; g < group; g++) {
                 const float *q = c->q + (size_t)(u->b0 + i) * in->n_embd + (size_t)(kvh * group + g) * hd;

@@ -281,7 +281,9 @@ def test_queue_bound_and_disconnect():
     deadline = time.time() + 10
     while metric("hermes_engine_queue_length", "tiny") < 1 and time.time() < deadline:
         time.sleep(0.02)
-    assert metric("hermes_engine_queue_length", "tiny") == 1
+    q = metric("hermes_engine_queue_length", "tiny")
+    assert q == 1, (q, metric("hermes_engine_slots_busy", "tiny"), queued,
+                    metric("hermes_engine_generated_tokens_total", "tiny") - gen0)
     s, h, j, _ = gw.chat({"model": "tiny", "messages": [{"role": "user", "content": "y"}], "max_tokens": 5})
     assert s == 429, j
     assert h.get("retry-after") == "1", h
