@@ -42,6 +42,7 @@ struct h1_origin {
     h1_origin *next;
     h1_state *st;
     char *host;
+    char *hostport; /* "host:port" for the Host header */
     int port;
     struct sockaddr_storage addr;
     socklen_t addrlen; /* 0: not resolved */
@@ -161,18 +162,32 @@ static int header_value_has(const char *v, const char *token) {
     return 0;
 }
 
-/* Reads one CRLF (or LF) line; 1 = got it (*line malloc'd), 0 = need more, -1 = too long. */
-static int read_line(struct evbuffer *in, char **line) {
-    size_t len;
-    *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
-    if (*line) return len > MAX_LINE ? -1 : 1;
-    return evbuffer_get_length(in) > MAX_LINE ? -1 : 0;
+/* Reads one CRLF (or LF) line into line[MAX_LINE + 1] without its ending;
+ * 1 = got it, 0 = need more, -1 = too long. (evbuffer_readln mallocs each line.) */
+static int read_line(struct evbuffer *in, char *line) {
+    size_t avail = evbuffer_get_length(in);
+    size_t look = avail < MAX_LINE + 2 ? avail : MAX_LINE + 2;
+    const char *p = look ? (const char *)evbuffer_pullup(in, (ev_ssize_t)look) : NULL;
+    const char *nl = p ? memchr(p, '\n', look) : NULL;
+    if (!nl) return avail > MAX_LINE ? -1 : 0;
+    size_t l = (size_t)(nl - p), drain = l + 1;
+    if (l && p[l - 1] == '\r') l--;
+    if (l > MAX_LINE) return -1;
+    memcpy(line, p, l);
+    line[l] = 0;
+    evbuffer_drain(in, drain);
+    return 1;
 }
 
 static int parse_status(hr_xfer *x, const char *line) {
-    int major, minor, status;
-    if (sscanf(line, "HTTP/%d.%d %d", &major, &minor, &status) != 3 || major != 1 || status < 100 || status > 999)
+    /* HTTP/1.x SSS[ reason] */
+    if (strncmp(line, "HTTP/1.", 7) || line[7] < '0' || line[7] > '9' || line[8] != ' ') return -1;
+    const char *d = line + 9;
+    while (*d == ' ') d++;
+    if (d[0] < '1' || d[0] > '9' || d[1] < '0' || d[1] > '9' || d[2] < '0' || d[2] > '9' || (d[3] && d[3] != ' '))
         return -1;
+    int status = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+    int minor = line[7] - '0';
     x->status = status;
     x->keep_alive = minor >= 1;
     x->chunked = x->has_length = false;
@@ -215,38 +230,33 @@ static int deliver(hr_xfer *x, struct evbuffer *in, size_t n) {
  * (x is freed), 0 to wait for more bytes. */
 static int parse(hr_xfer *x) {
     struct evbuffer *in = bufferevent_get_input(x->conn->bev);
-    char *line;
+    char line[MAX_LINE + 1];
     int r;
     for (;;) {
         switch (x->state) {
         case S_STATUS:
-            if ((r = read_line(in, &line)) == 0) return 0;
+            if ((r = read_line(in, line)) == 0) return 0;
             if (r < 0 || parse_status(x, line) < 0) {
-                free(line);
                 finish(x, HR_XFER_PROTOCOL, "invalid status line from upstream");
                 return 1;
             }
-            free(line);
             x->header_bytes = 0;
             x->state = S_HEADERS;
             break;
         case S_HEADERS:
-            if ((r = read_line(in, &line)) == 0) return 0;
+            if ((r = read_line(in, line)) == 0) return 0;
             if (r < 0 || (x->header_bytes += strlen(line) + 2) > MAX_HEADER_BYTES) {
-                free(line);
                 finish(x, HR_XFER_PROTOCOL, "upstream headers too large");
                 return 1;
             }
             if (line[0]) {
                 int bad = parse_header(x, line) < 0;
-                free(line);
                 if (bad) {
                     finish(x, HR_XFER_PROTOCOL, "malformed header from upstream");
                     return 1;
                 }
                 break;
             }
-            free(line);
             if (x->status >= 100 && x->status < 200) { /* 100 Continue and friends: the real answer follows */
                 x->state = S_STATUS;
                 break;
@@ -269,12 +279,11 @@ static int parse(hr_xfer *x) {
             break;
         }
         case S_CHUNK_SIZE: {
-            if ((r = read_line(in, &line)) == 0) return 0;
+            if ((r = read_line(in, line)) == 0) return 0;
             char *end;
             errno = 0;
             long long n = r > 0 ? strtoll(line, &end, 16) : -1;
             bool bad = r < 0 || errno || n < 0 || end == line;
-            free(line);
             if (bad) {
                 finish(x, HR_XFER_PROTOCOL, "bad chunk size from upstream");
                 return 1;
@@ -293,8 +302,7 @@ static int parse(hr_xfer *x) {
             break;
         }
         case S_CHUNK_CRLF:
-            if ((r = read_line(in, &line)) == 0) return 0;
-            free(line);
+            if ((r = read_line(in, line)) == 0) return 0;
             if (r < 0) {
                 finish(x, HR_XFER_PROTOCOL, "bad chunk framing from upstream");
                 return 1;
@@ -302,10 +310,9 @@ static int parse(hr_xfer *x) {
             x->state = S_CHUNK_SIZE;
             break;
         case S_TRAILERS:
-            if ((r = read_line(in, &line)) == 0) return 0;
+            if ((r = read_line(in, line)) == 0) return 0;
             {
                 bool end = r > 0 && !line[0];
-                free(line);
                 if (r < 0) {
                     finish(x, HR_XFER_PROTOCOL, "bad trailer from upstream");
                     return 1;
@@ -461,6 +468,10 @@ static h1_origin *origin_get(h1_state *st, const char *host, size_t hl, int port
     o->st = st;
     o->host = hr_xstrndup(host, hl);
     o->port = port;
+    hr_buf hp;
+    hr_buf_init(&hp, 0);
+    hr_buf_printf(&hp, "%s:%d", o->host, port);
+    o->hostport = hr_buf_steal(&hp);
     o->next = st->origins;
     st->origins = o;
     return o;
@@ -498,12 +509,36 @@ hr_xfer *hr_xfer_start_h1(hr_loop *loop, const hr_xfer_opts *o, const hr_xfer_cb
     x->ud = ud;
     x->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
     x->idle_timeout_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 120000;
+    /* the head in one piece (one printf per line cost ~4k instructions a request) */
+    hr_buf head;
+    hr_buf_init(&head, 0);
+    hr_buf_puts(&head, o->method);
+    hr_buf_append(&head, " ", 1);
+    hr_buf_puts(&head, path);
+    hr_buf_puts(&head, " HTTP/1.1\r\nHost: ");
+    hr_buf_puts(&head, x->o->hostport);
+    hr_buf_append(&head, "\r\n", 2);
+    for (const char *const *hd = o->headers; hd && *hd; hd++) {
+        hr_buf_puts(&head, *hd);
+        hr_buf_append(&head, "\r\n", 2);
+    }
+    if (!strcmp(o->method, "POST")) {
+        char num[24];
+        int i = (int)sizeof num;
+        size_t v = o->body_len;
+        do {
+            num[--i] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        hr_buf_puts(&head, "Content-Length: ");
+        hr_buf_append(&head, num + i, sizeof num - (size_t)i);
+        hr_buf_append(&head, "\r\n", 2);
+    }
+    hr_buf_append(&head, "\r\n", 2);
+    if (o->body_len) hr_buf_append(&head, o->body, o->body_len);
     x->request = evbuffer_new();
-    evbuffer_add_printf(x->request, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", o->method, path, x->o->host, port);
-    for (const char *const *hd = o->headers; hd && *hd; hd++) evbuffer_add_printf(x->request, "%s\r\n", *hd);
-    if (!strcmp(o->method, "POST")) evbuffer_add_printf(x->request, "Content-Length: %zu\r\n", o->body_len);
-    evbuffer_add(x->request, "\r\n", 2);
-    if (o->body_len) evbuffer_add(x->request, o->body, o->body_len);
+    evbuffer_add(x->request, head.data, head.len);
+    hr_buf_free(&head);
     if (o->total_timeout_ms > 0) {
         x->timer = evtimer_new(st->base, on_timeout, x);
         struct timeval tv = {o->total_timeout_ms / 1000, (o->total_timeout_ms % 1000) * 1000};
@@ -548,6 +583,7 @@ void hr_h1_loop_free(void *state) {
             conn_free(c);
         }
         free(o->host);
+        free(o->hostport);
         free(o);
     }
     free(st);

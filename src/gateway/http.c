@@ -5,6 +5,7 @@
 #include "gateway/http.h"
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,7 +52,6 @@ struct hr_http_req {
     char *head; /* the request head, NUL-separated; then the path */
     const char *uri, *path;
     int n_headers;
-    const char *hname[HR_HTTP_MAX_HEADERS], *hval[HR_HTTP_MAX_HEADERS];
     hr_buf body;
     long long remaining;
     size_t trailer_bytes;
@@ -62,6 +62,8 @@ struct hr_http_req {
     bool q_parsed, q_ok;
     int n_params;
     char *params; /* decoded names and values, NUL-separated */
+    /* not zeroed on creation (2.5 KiB: calloc cost 4.5k instructions a request) */
+    const char *hname[HR_HTTP_MAX_HEADERS], *hval[HR_HTTP_MAX_HEADERS];
     const char *pname[MAX_PARAMS], *pval[MAX_PARAMS];
 };
 
@@ -502,7 +504,8 @@ static void process(conn *c) {
     while (!c->closing) {
         if (!c->req) {
             if (!evbuffer_get_length(in)) break;
-            c->req = hr_xcalloc(1, sizeof *c->req);
+            c->req = hr_xmalloc(sizeof *c->req);
+            memset(c->req, 0, offsetof(hr_http_req, hname));
             c->req->c = c;
         }
         hr_http_req *r = c->req;

@@ -74,6 +74,12 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
 static size_t text_copy(const char *src, char *dst, size_t cap) {
     static const char repl[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
     size_t n = strlen(src), i = 0, o = 0;
+    while (i < n && !((unsigned char)src[i] & 0x80)) i++; /* ASCII, the common case: one copy */
+    if (i == n && n <= cap) {
+        if (dst) memcpy(dst, src, n);
+        return n;
+    }
+    i = 0;
     while (i < n) {
         unsigned char c = (unsigned char)src[i];
         if (c < 0x80) {

@@ -31,9 +31,15 @@ static const char *const migrations[HR_STORE_SCHEMA_VERSION] = {
     "CREATE INDEX IF NOT EXISTS requests_tier ON requests(tier);",
 };
 
+/* Rows per INSERT statement: one statement per row cost ~2x the per-row work
+ * (statement halt, the AUTOINCREMENT sequence row written once per statement). */
+#define ROWS_PER_INSERT 16
+#define N_COLS 18
+
 typedef struct sq_conn {
     sqlite3 *db;
-    sqlite3_stmt *insert; /* prepared on first insert */
+    sqlite3_stmt *insert;  /* one row; prepared on first insert */
+    sqlite3_stmt *insert_n; /* ROWS_PER_INSERT rows */
     char *path;
 } sq_conn;
 
@@ -41,6 +47,7 @@ static void sq_close(void *c) {
     sq_conn *s = c;
     if (!s) return;
     sqlite3_finalize(s->insert);
+    sqlite3_finalize(s->insert_n);
     sqlite3_close_v2(s->db);
     free(s->path);
     free(s);
@@ -145,38 +152,53 @@ static void bind_count(sqlite3_stmt *st, int i, long v) {
     else sqlite3_bind_null(st, i);
 }
 
-static int sq_insert_batch(void *c, const hr_log_row *rows, size_t n, char *err, size_t errlen) {
-    sq_conn *s = c;
-    if (!s->insert &&
-        sqlite3_prepare_v2(s->db,
-                           "INSERT INTO requests (" HR_STORE_COLUMNS ") VALUES "
-                           "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &s->insert, NULL) != SQLITE_OK) {
+/* Binds row r at parameters o+1 .. o+N_COLS. */
+static void bind_row(sqlite3_stmt *st, int o, const hr_log_row *r) {
+    sqlite3_bind_int64(st, o + 1, r->ts_ms);
+    bind_text(st, o + 2, r->request_id);
+    bind_text(st, o + 3, r->tier ? r->tier : "");
+    bind_text(st, o + 4, r->model);
+    bind_text(st, o + 5, r->strategy);
+    bind_text(st, o + 6, r->reason);
+    sqlite3_bind_int(st, o + 7, r->forced);
+    sqlite3_bind_int(st, o + 8, r->stream);
+    bind_real(st, o + 9, r->route_us);
+    bind_real(st, o + 10, r->latency_ms);
+    bind_real(st, o + 11, r->ttft_ms);
+    bind_count(st, o + 12, r->prompt_tokens);
+    bind_count(st, o + 13, r->completion_tokens);
+    sqlite3_bind_int(st, o + 14, r->status);
+    bind_text(st, o + 15, r->error);
+    bind_text(st, o + 16, r->prompt);
+    bind_text(st, o + 17, r->attempts_json);
+    bind_text(st, o + 18, r->label);
+}
+
+static int prepare_insert(sq_conn *s, int rows, sqlite3_stmt **st, char *err, size_t errlen) {
+    if (*st) return 0;
+    hr_buf sql;
+    hr_buf_init(&sql, 0);
+    hr_buf_puts(&sql, "INSERT INTO requests (" HR_STORE_COLUMNS ") VALUES ");
+    for (int i = 0; i < rows; i++) hr_buf_puts(&sql, i ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    int rc = sqlite3_prepare_v2(s->db, sql.data, -1, st, NULL);
+    hr_buf_free(&sql);
+    if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
         return -1;
     }
+    return 0;
+}
+
+static int sq_insert_batch(void *c, const hr_log_row *rows, size_t n, char *err, size_t errlen) {
+    sq_conn *s = c;
+    if (prepare_insert(s, 1, &s->insert, err, errlen) || prepare_insert(s, ROWS_PER_INSERT, &s->insert_n, err, errlen))
+        return -1;
     if (sq_exec(s, "BEGIN IMMEDIATE", err, errlen)) return -1;
-    sqlite3_stmt *st = s->insert;
-    for (size_t i = 0; i < n; i++) {
-        const hr_log_row *r = &rows[i];
-        sqlite3_bind_int64(st, 1, r->ts_ms);
-        bind_text(st, 2, r->request_id);
-        bind_text(st, 3, r->tier ? r->tier : "");
-        bind_text(st, 4, r->model);
-        bind_text(st, 5, r->strategy);
-        bind_text(st, 6, r->reason);
-        sqlite3_bind_int(st, 7, r->forced);
-        sqlite3_bind_int(st, 8, r->stream);
-        bind_real(st, 9, r->route_us);
-        bind_real(st, 10, r->latency_ms);
-        bind_real(st, 11, r->ttft_ms);
-        bind_count(st, 12, r->prompt_tokens);
-        bind_count(st, 13, r->completion_tokens);
-        sqlite3_bind_int(st, 14, r->status);
-        bind_text(st, 15, r->error);
-        bind_text(st, 16, r->prompt);
-        bind_text(st, 17, r->attempts_json);
-        bind_text(st, 18, r->label);
+    for (size_t i = 0; i < n;) {
+        bool many = n - i >= ROWS_PER_INSERT;
+        sqlite3_stmt *st = many ? s->insert_n : s->insert;
+        int k = many ? ROWS_PER_INSERT : 1;
+        for (int j = 0; j < k; j++) bind_row(st, j * N_COLS, &rows[i + (size_t)j]);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -185,6 +207,7 @@ static int sq_insert_batch(void *c, const hr_log_row *rows, size_t n, char *err,
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
+        i += (size_t)k;
     }
     if (sq_exec(s, "COMMIT", err, errlen)) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
