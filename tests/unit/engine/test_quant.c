@@ -505,6 +505,43 @@ static void check_fast_vs_ref_batched(const char *level, int wtype)
     check_fast_vs_ref_shape(level, wtype, k, 83, ranges, 4, nbs, (int)(sizeof nbs / sizeof nbs[0]));
 }
 
+/* Generation's matvec (n_batch 1) on rows taken from a wider matrix
+ * (hr_matmul_rows_strided, padding filled with junk): the fast kernels pair
+ * row r with row r + (r1 - r0) / 2 (two streams) and must use the stride for
+ * both; odd and even row counts, k with a partial last 4-block group. */
+static void check_fast_vs_ref_strided(const char *level, int wtype)
+{
+    int64_t k = hr_type_get(wtype)->block_size == 256 ? 512 : 160, rows = 11;
+    mm_case c;
+    mm_case_init(&c, wtype, k, rows, 1);
+    size_t ws = hr_type_row_bytes(wtype, k), stride = ws + 64;
+    char *wide = malloc(stride * (size_t)rows);
+    memset(wide, 0x5a, stride * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(wide + (size_t)r * stride, (const char *)c.w + (size_t)r * ws, ws);
+    static const int64_t ranges[][2] = {{0, 11}, {2, 10}, {4, 5}};
+    for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++) {
+        int64_t r0 = ranges[ri][0], r1 = ranges[ri][1];
+        float yf[11], yr[11];
+        for (int i = 0; i < 11; i++)
+            yf[i] = yr[i] = -12345.0f;
+        hr_matmul_rows_strided(wtype, wide, stride, k, r0, r1, c.xq, 1, yf, rows);
+        hr_matmul_rows_ref(wtype, c.w, k, r0, r1, c.xq, 1, yr, rows);
+        for (int64_t r = 0; r < rows; r++) {
+            bool inside = r >= r0 && r < r1;
+            if (!inside && yf[r] != -12345.0f)
+                fail_msg("%s %s strided: wrote y outside its range (r=%lld)", level, hr_type_get(wtype)->name,
+                         (long long)r);
+            if (inside && !(fabs((double)yf[r] - yr[r]) <= TOL_MM_FAST * c.mag[r] + 1e-12))
+                fail_msg("%s %s strided rows [%lld,%lld): y[%lld] = %.7g, reference %.7g", level,
+                         hr_type_get(wtype)->name, (long long)r0, (long long)r1, (long long)r, (double)yf[r],
+                         (double)yr[r]);
+        }
+    }
+    free(wide);
+    mm_case_free(&c);
+}
+
 /* The activation quantizer of the level agrees with the reference one. */
 static void check_activation_quantizer(const char *level, int wtype, int64_t k)
 {
@@ -552,8 +589,10 @@ static void test_fast_matches_reference(void **state)
                 check_fast_vs_ref(levels[l], wt, ks[i]);
             }
             check_activation_quantizer(levels[l], wt, 768);
-            if (l > 0)
+            if (l > 0) {
                 check_fast_vs_ref_batched(levels[l], wt);
+                check_fast_vs_ref_strided(levels[l], wt);
+            }
         }
     }
     assert_true(tested >= 1);
