@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "engine/quant.h"
 
+typedef struct emb_sample_item emb_sample_item;
+
 typedef struct emb_slot {
     emb_job *job;     /* NULL: free */
     int32_t *cache;   /* tokens whose K/V are in this slot's cache, [n_ctx] */
@@ -43,6 +45,10 @@ struct emb_engine {
     emb_slot *slots;          /* scheduler thread only */
     hr_batch_entry *batch;
     emb_job **batch_job;      /* job of each entry */
+    struct emb_sample_item {
+        emb_job *job;
+        const float *logits;
+    } *samp;                  /* this step's sampling work, [n_seq] */
 
     /* statistics (atomics; written by the scheduler) */
     _Atomic int slots_busy;
@@ -197,6 +203,11 @@ static void job_sample(emb_engine *e, emb_job *j, const float *logits) {
     j->phase = EMB_GEN;
 }
 
+static void sample_item(void *ud, int i) {
+    emb_engine *e = ud;
+    job_sample(e, e->samp[i].job, e->samp[i].logits);
+}
+
 /* One step: admit, drop cancelled/finished, batch, decode, sample. Returns
  * false when there was nothing to do. */
 static bool sched_step(emb_engine *e) {
@@ -270,15 +281,18 @@ static bool sched_step(emb_engine *e) {
         sl->cache[e->batch[i].pos] = e->batch[i].token;
         sl->n_cache = e->batch[i].pos + 1;
     }
-    int row = 0;
+    int row = 0, n_samp = 0;
     for (int i = 0; i < n; i++) {
         emb_job *j = e->batch_job[i];
         j->n_past++; /* entries of a job come in position order; its logits entry is its last */
         if (!e->batch[i].logits) continue;
         const float *logits = hr_ctx_logits(e->ctx, row++);
         if (atomic_load(&j->cancelled)) continue;
-        job_sample(e, j, logits);
+        e->samp[n_samp++] = (emb_sample_item){j, logits};
     }
+    /* sampling, grammar masks and detokenizing touch only their own job:
+     * spread them over the engine's threads instead of one core */
+    hr_ctx_parallel(e->ctx, n_samp, sample_item, e);
     return true;
 }
 
@@ -348,6 +362,7 @@ static void engine_free(emb_engine *e) {
     free(e->slots);
     free(e->batch);
     free(e->batch_job);
+    free(e->samp);
     hr_ctx_free(e->ctx);
     hr_grammar_vocab_free(e->gvocab);
     hr_tokenizer_free(e->tok);
@@ -416,6 +431,7 @@ static emb_engine *engine_load(const char *real, const emb_engine_params *p, cha
     for (int s = 0; s < e->n_seq; s++) e->slots[s].cache = hr_xmalloc((size_t)e->n_ctx * sizeof(int32_t));
     e->batch = hr_xmalloc((size_t)e->n_batch * sizeof *e->batch);
     e->batch_job = hr_xmalloc((size_t)e->n_batch * sizeof *e->batch_job);
+    e->samp = hr_xmalloc((size_t)e->n_batch * sizeof *e->samp);
     if (pthread_create(&e->thread, NULL, sched_main, e) != 0) {
         e->thread = 0;
         snprintf(err, errlen, "%s: cannot start the scheduler thread", real);

@@ -123,6 +123,11 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int n, char *err, size
 /* Logits (n_vocab floats) of the i-th entry that asked for them in the last
  * decode call; valid until the next call. NULL if i is out of range. */
 const float *hr_ctx_logits(const hr_ctx *c, int i);
+/* Runs fn(ud, i) for every i in [0, n) on the context's threads (the caller
+ * included), items shared out dynamically; returns when all are done. For
+ * per-sequence work between decode calls (sampling): fn must not call into c
+ * and items must not depend on each other. Same caller rule as decode. */
+void hr_ctx_parallel(hr_ctx *c, int n, void (*fn)(void *ud, int i), void *ud);
 /* Current length (filled positions) of a sequence. */
 int hr_ctx_seq_len(const hr_ctx *c, int seq);
 /* Forgets positions >= n_keep of a sequence (0 clears it). */

@@ -736,6 +736,31 @@ static void att_worker(void *ud, int ith, int nth) {
     }
 }
 
+/* ------------------------------ hr_ctx_parallel --------------------------- */
+
+typedef struct par_job {
+    void (*fn)(void *ud, int i);
+    void *ud;
+    int n;
+    _Atomic int next;
+} par_job;
+
+static void par_worker(void *ud, int ith, int nth) {
+    (void)ith, (void)nth;
+    par_job *j = ud;
+    for (int i; (i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n;) j->fn(j->ud, i);
+}
+
+void hr_ctx_parallel(hr_ctx *c, int n, void (*fn)(void *ud, int i), void *ud) {
+    if (n <= 0) return;
+    if (n == 1 || hr_pool_size(c->pool) == 1) {
+        for (int i = 0; i < n; i++) fn(ud, i);
+        return;
+    }
+    par_job j = {fn, ud, n, 0};
+    hr_pool_run(c->pool, par_worker, &j);
+}
+
 /* ------------------------------- helpers ---------------------------------- */
 
 static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
