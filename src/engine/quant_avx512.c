@@ -137,7 +137,8 @@ X86_INLINE void q6z_rows(const char *w, size_t dist, const hr_block_q8_K *x, int
             }
             __m256i scv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
             __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), scv);
-            __m512i tot = _mm512_sub_epi32(_mm512_add_epi32(sum, sum2), _mm512_zextsi256_si512(_mm256_slli_epi32(bs, 5)));
+            __m512i t = _mm512_add_epi32(sum, sum2);
+            __m512i tot = _mm512_sub_epi32(t, _mm512_zextsi256_si512(_mm256_slli_epi32(bs, 5)));
             acc[s] = _mm512_fmadd_ps(_mm512_set1_ps(x86_fp16(a[i].d) * b->d), _mm512_cvtepi32_ps(tot), acc[s]);
         }
     }
@@ -210,7 +211,7 @@ X86_INLINE __m256i sym1_u_q5_0(const hr_block_q5_0 *b)
  * streams: the hardware prefetcher keeps more lines in flight for two than
  * for one, so one core reads ~10% more per second (a 1 GiB q8_0 matvec on
  * one thread: 15.5 -> 17.0 GB/s, about what a plain read loop gets). */
-#define SYM1_KERNEL(T, OFFSET, PF)                                                                               \
+#define SYM1_KERNEL(T, OFFSET)                                                                                   \
     X86_INLINE void sym1_rows_##T(const char *w, size_t dist, const hr_block_q8_0 *x, const sym1_act *p,         \
                                   int64_t nb, float *out, const int nr)                                          \
     {                                                                                                            \
@@ -223,7 +224,7 @@ X86_INLINE __m256i sym1_u_q5_0(const hr_block_q5_0 *b)
             {                                                                                                    \
                 const hr_block_##T *a = (const hr_block_##T *)(w + (size_t)s * dist);                            \
                 for (int pf = 0; pf < (4 * (int)sizeof(hr_block_##T) + 63) / 64; pf++)                           \
-                    _mm_prefetch((const char *)&a[i] + (PF) + 64 * pf, _MM_HINT_T0);                            \
+                    _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * pf, _MM_HINT_T0);                    \
                 __m256i d4[4];                                                                                   \
                 _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) d4[u] = _mm256_dpbusd_epi32(                 \
                     _mm256_load_si256((const __m256i *)p->corr[i + u]), sym1_u_##T(&a[i + u]),                   \
@@ -265,11 +266,9 @@ X86_INLINE __m256i sym1_u_q5_0(const hr_block_q5_0 *b)
         }                                                                                                        \
     }
 
-/* prefetch distance: q8_0 (the least work per byte) measured best at 1 KB in
- * the engine (1B decode 19.9 vs 18.8 tok/s at 2 KB), q4_0/q5_0 at 2 KB */
-SYM1_KERNEL(q8_0, 128, 1024)
-SYM1_KERNEL(q4_0, 8, X86_PREFETCH)
-SYM1_KERNEL(q5_0, 16, X86_PREFETCH)
+SYM1_KERNEL(q8_0, 128)
+SYM1_KERNEL(q4_0, 8)
+SYM1_KERNEL(q5_0, 16)
 
 /* ---- one activation row, Q4_K ----------------------------------------------
  * Generation's matvec for the most common K type. Per call, the activation
