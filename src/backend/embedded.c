@@ -161,6 +161,34 @@ static int sampling_from_request(const cJSON *root, hr_sampler_params *sp, emb_j
     }
     sp->n_logprobs = j->n_logprobs > 0 ? j->n_logprobs : 0;
 
+    const cJSON *lb = cJSON_GetObjectItemCaseSensitive(root, "logit_bias");
+    if (lb && !cJSON_IsNull(lb)) {
+        if (!cJSON_IsObject(lb) || cJSON_GetArraySize(lb) > HR_MAX_LOGIT_BIAS) {
+            send_error(sink, 400, "invalid_request_error", "invalid_value",
+                       "logit_bias must be an object of at most %d token ids", HR_MAX_LOGIT_BIAS);
+            return -1;
+        }
+        int n_vocab = hr_model_get_info(emb_engine_model(j->e))->n_vocab, k = 0;
+        j->logit_bias = hr_xmalloc((size_t)(cJSON_GetArraySize(lb) + 1) * sizeof *j->logit_bias);
+        for (const cJSON *it = lb->child; it; it = it->next) {
+            char *end;
+            long id = strtol(it->string, &end, 10);
+            if (!it->string[0] || *end || id < 0 || id >= n_vocab) {
+                send_error(sink, 400, "invalid_request_error", "invalid_value",
+                           "logit_bias: '%.40s' is not a token id of this model (0..%d)", it->string, n_vocab - 1);
+                return -1;
+            }
+            if (!cJSON_IsNumber(it) || it->valuedouble < -100 || it->valuedouble > 100) {
+                send_error(sink, 400, "invalid_request_error", "invalid_value",
+                           "logit_bias: the bias of token %ld must be a number from -100 to 100", id);
+                return -1;
+            }
+            j->logit_bias[k++] = (hr_logit_bias){(int32_t)id, (float)it->valuedouble};
+        }
+        sp->logit_bias = j->logit_bias;
+        sp->n_logit_bias = k;
+    }
+
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(root, "stop");
     const cJSON *one = cJSON_IsString(stop) ? stop : NULL;
     int n = cJSON_IsArray(stop) ? cJSON_GetArraySize(stop) : one ? 1 : 0;

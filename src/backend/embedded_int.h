@@ -46,6 +46,7 @@ typedef struct emb_job {
     int n_prompt;
     int max_tokens;             /* >= 1; n_prompt + max_tokens <= n_ctx */
     int n_logprobs;             /* top alternatives per token; -1 = no logprobs at all */
+    hr_logit_bias *logit_bias;  /* the request's, until the sampler copies it */
     char stops[EMB_MAX_STOPS][EMB_MAX_STOP_BYTES + 1];
     int n_stops;
 

@@ -69,6 +69,7 @@ void emb_job_release(emb_job *j) {
     hr_stop_free(&j->stop);
     hr_buf_free(&j->text);
     free(j->lps);
+    free(j->logit_bias);
     pthread_mutex_destroy(&j->mu);
     free(j);
 }

@@ -31,14 +31,14 @@ void hr_att_softmax_ref(float *s, int n, float scale) {
     for (int t = 0; t < n; t++) s[t] *= inv;
 }
 
-void hr_att_values_ref(const float *Vt, size_t ldv, int n, int hd, const float *P, size_t ldp, int G, float *o) {
-    for (int g = 0; g < G; g++)
-        for (int d = 0; d < hd; d++) {
-            const float *v = Vt + (size_t)d * ldv, *pr = P + (size_t)g * ldp;
-            float acc = 0;
-            for (int p = 0; p < n; p++) acc += pr[p] * v[p];
-            o[(size_t)g * hd + d] = acc;
-        }
+void hr_att_values_ref(const float *V, size_t ldv, int n, int hd, const float *P, size_t ldp, int G, float *o) {
+    for (int g = 0; g < G; g++) {
+        float *og = o + (size_t)g * hd;
+        const float *pr = P + (size_t)g * ldp;
+        for (int d = 0; d < hd; d++) og[d] = 0;
+        for (int p = 0; p < n; p++)
+            for (int d = 0; d < hd; d++) og[d] += pr[p] * V[(size_t)p * ldv + d];
+    }
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -63,7 +63,7 @@ void hr_att_softmax(float *s, int n, float scale) {
     if (!hr_att_fast() || !hr_att_softmax_avx512(s, n, scale)) hr_att_softmax_ref(s, n, scale);
 }
 
-void hr_att_values(const float *Vt, size_t ldv, int n, int hd, const float *P, size_t ldp, int G, float *o) {
-    if (!hr_att_fast() || !hr_att_values_avx512(Vt, ldv, n, hd, P, ldp, G, o))
-        hr_att_values_ref(Vt, ldv, n, hd, P, ldp, G, o);
+void hr_att_values(const float *V, size_t ldv, int n, int hd, const float *P, size_t ldp, int G, float *o) {
+    if (!hr_att_fast() || !hr_att_values_avx512(V, ldv, n, hd, P, ldp, G, o))
+        hr_att_values_ref(V, ldv, n, hd, P, ldp, G, o);
 }

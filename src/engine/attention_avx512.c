@@ -113,28 +113,52 @@ int hr_att_softmax_avx512(float *s, int n, float scale) {
     return 1;
 }
 
-/* o[g][d0 .. d0+16) over all positions: 16 dimension rows of Vt, each with
- * 16 lanes of partial sums */
-int hr_att_values_avx512(const float *Vt, size_t ldv, int n, int hd, const float *P, size_t ldp, int G, float *o) {
+/* RR output rows x NV*16 dimensions in registers: per position, NV value
+ * loads feed RR*NV fused multiply-adds (RR <= 6, NV <= 4: at most 24
+ * accumulators) */
+INL void values_tile(const float *V, size_t ldv, int n, const float *P, size_t ldp, float *o, size_t ldo,
+                     const int RR, const int NV) {
+    __m512 acc[6][4];
+    for (int r = 0; r < RR; r++)
+        for (int c = 0; c < NV; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int p = 0; p < n; p++) {
+        const float *v = V + (size_t)p * ldv;
+        __m512 vv[4];
+        for (int c = 0; c < NV; c++) vv[c] = _mm512_loadu_ps(v + 16 * c);
+        for (int r = 0; r < RR; r++) {
+            __m512 pb = _mm512_set1_ps(P[(size_t)r * ldp + p]);
+            for (int c = 0; c < NV; c++) acc[r][c] = _mm512_fmadd_ps(vv[c], pb, acc[r][c]);
+        }
+    }
+    for (int r = 0; r < RR; r++)
+        for (int c = 0; c < NV; c++) _mm512_storeu_ps(o + (size_t)r * ldo + 16 * c, acc[r][c]);
+}
+
+#define TILE_NV(rr)                                                                                                 \
+    switch (nv) {                                                                                                   \
+    case 1: values_tile(Vd, ldv, n, Pr, ldp, od, (size_t)hd, rr, 1); break;                                         \
+    case 2: values_tile(Vd, ldv, n, Pr, ldp, od, (size_t)hd, rr, 2); break;                                         \
+    case 3: values_tile(Vd, ldv, n, Pr, ldp, od, (size_t)hd, rr, 3); break;                                         \
+    default: values_tile(Vd, ldv, n, Pr, ldp, od, (size_t)hd, rr, 4); break;                                        \
+    }
+
+int hr_att_values_avx512(const float *V, size_t ldv, int n, int hd, const float *P, size_t ldp, int G, float *o) {
     if (hd % 16) return 0;
-    for (int g = 0; g < G; g++) {
-        const float *pr = P + (size_t)g * ldp;
-        for (int d0 = 0; d0 < hd; d0 += 16) {
-            __m512 a[16];
-            for (int i = 0; i < 16; i++) a[i] = _mm512_setzero_ps();
-            const float *V = Vt + (size_t)d0 * ldv;
-            int p0 = 0;
-            for (; p0 + 16 <= n; p0 += 16) {
-                __m512 pv = _mm512_loadu_ps(pr + p0);
-                for (int i = 0; i < 16; i++) a[i] = _mm512_fmadd_ps(_mm512_loadu_ps(V + (size_t)i * ldv + p0), pv, a[i]);
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+        int nv = (hd - d0) / 16 < 4 ? (hd - d0) / 16 : 4;
+        const float *Vd = V + d0;
+        for (int r0 = 0; r0 < G; r0 += 6) {
+            int rr = G - r0 < 6 ? G - r0 : 6;
+            const float *Pr = P + (size_t)r0 * ldp;
+            float *od = o + (size_t)r0 * hd + d0;
+            switch (rr) {
+            case 1: TILE_NV(1) break;
+            case 2: TILE_NV(2) break;
+            case 3: TILE_NV(3) break;
+            case 4: TILE_NV(4) break;
+            case 5: TILE_NV(5) break;
+            default: TILE_NV(6) break;
             }
-            if (p0 < n) {
-                __mmask16 k = tail_mask(n - p0);
-                __m512 pv = _mm512_maskz_loadu_ps(k, pr + p0);
-                for (int i = 0; i < 16; i++)
-                    a[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, V + (size_t)i * ldv + p0), pv, a[i]);
-            }
-            _mm512_storeu_ps(o + (size_t)g * hd + d0, reduce16(a));
         }
     }
     return 1;

@@ -148,7 +148,18 @@ typedef struct hr_sampler_params {
     int penalty_last_n;       /* window of recent tokens for penalties; default 64 */
     uint64_t seed;            /* same seed + same logits -> same tokens */
     int n_logprobs;           /* top alternatives to report, 0..20 */
+    /* OpenAI logit_bias: added to a token's logit before everything else;
+     * -100 or less bans the token. Copied by hr_sampler_create (ids outside
+     * the vocabulary are ignored); at most HR_MAX_LOGIT_BIAS entries. */
+    const struct hr_logit_bias *logit_bias;
+    int n_logit_bias;
 } hr_sampler_params;
+
+#define HR_MAX_LOGIT_BIAS 1024
+typedef struct hr_logit_bias {
+    int32_t token;
+    float bias;
+} hr_logit_bias;
 
 /* Optional token mask (grammar-constrained decoding): called before sampling
  * with the candidate logits; set logits[i] = -INFINITY for forbidden ids.

@@ -366,7 +366,9 @@ struct hr_ctx {
     /* KV cache of kv_type (f32 or f16), laid out so that attention is two
      * kernel matmuls per head: keys  [n_seq][n_layer][n_head_kv][n_ctx][head_dim]
      * (rows = positions), values transposed [n_seq][n_layer][n_head_kv][head_dim][n_ctx]
-     * (rows = dimensions, so P x V is a dot of each probability row with them). */
+     * (rows = dimensions, so P x V is a dot of each probability row with them).
+     * With att_fast (f32, attention.h kernels) values are rows of positions
+     * like the keys: P x V is then row scaling, no dot products. */
     uint8_t *kc, *vc;
     int kv_type;
     size_t kv_elt;
@@ -694,7 +696,7 @@ static void att_worker(void *ud, int ith, int nth) {
                 }
             }
             float *ob = c->obuf + (size_t)ith * rows_max * hd;
-            hr_att_values((const float *)V, (size_t)c->n_ctx, n_pos, hd, sc, (size_t)n_pos, rows, ob);
+            hr_att_values((const float *)V, (size_t)hd, n_pos, hd, sc, (size_t)n_pos, rows, ob); /* V: rows */
             for (int i = 0; i < u->n; i++)
                 memcpy(c->att + (size_t)(u->b0 + i) * in->n_embd + (size_t)kvh * group * hd,
                        ob + (size_t)i * group * hd, (size_t)group * hd * sizeof(float));
@@ -887,6 +889,9 @@ int hr_ctx_decode(hr_ctx *c, const hr_batch_entry *batch, int nb, char *err, siz
                         kd[i] = hr_fp32_to_fp16(kb[i]);
                         vd[(size_t)i * c->n_ctx] = hr_fp32_to_fp16(vb[i]);
                     }
+                } else if (c->att_fast) { /* attention.h kernels: values as rows too */
+                    memcpy(c->kc + off * 4, kb, (size_t)hd * sizeof(float));
+                    memcpy(c->vc + off * 4, vb, (size_t)hd * sizeof(float));
                 } else {
                     float *vd = (float *)c->vc + voff;
                     memcpy(c->kc + off * 4, kb, (size_t)hd * sizeof(float));

@@ -30,6 +30,8 @@ struct hr_sampler {
     uint64_t rng;
     hr_token_mask_fn mask;
     void *mask_ud;
+    hr_logit_bias *bias; /* own copy of p.logit_bias, ids checked */
+    int n_bias;
 };
 
 hr_sampler_params hr_sampler_default_params(void) {
@@ -66,6 +68,15 @@ hr_sampler *hr_sampler_create(const hr_sampler_params *pp, int n_vocab) {
     s->count = hr_xcalloc((size_t)n_vocab, sizeof(uint16_t));
     s->hist = hr_xmalloc((size_t)(s->p.penalty_last_n ? s->p.penalty_last_n : 1) * sizeof(int32_t));
     s->rng = s->p.seed;
+    int nb = s->p.n_logit_bias < HR_MAX_LOGIT_BIAS ? s->p.n_logit_bias : HR_MAX_LOGIT_BIAS;
+    if (s->p.logit_bias && nb > 0) {
+        s->bias = hr_xmalloc((size_t)nb * sizeof *s->bias);
+        for (int i = 0; i < nb; i++)
+            if (s->p.logit_bias[i].token >= 0 && s->p.logit_bias[i].token < n_vocab)
+                s->bias[s->n_bias++] = s->p.logit_bias[i];
+    }
+    s->p.logit_bias = NULL; /* the caller's array need not outlive create */
+    s->p.n_logit_bias = 0;
     return s;
 }
 
@@ -75,6 +86,7 @@ void hr_sampler_free(hr_sampler *s) {
     free(s->cands);
     free(s->count);
     free(s->hist);
+    free(s->bias);
     free(s);
 }
 
@@ -169,6 +181,10 @@ int32_t hr_sampler_sample(hr_sampler *s, const float *logits, hr_sample_result *
     int n = s->n_vocab;
     float *l = s->work;
     memcpy(l, logits, (size_t)n * sizeof(float));
+    for (int i = 0; i < s->n_bias; i++) {
+        float b = s->bias[i].bias;
+        l[s->bias[i].token] = b <= -100.0f ? -INFINITY : l[s->bias[i].token] + b;
+    }
     apply_penalties(s, l);
     if (s->mask && s->mask(s->mask_ud, l, n) != 0) return -1;
     int32_t best = -1;

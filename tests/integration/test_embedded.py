@@ -148,6 +148,22 @@ def test_stop_strings_and_logprobs():
         assert e["top_logprobs"][0]["logprob"] >= e["top_logprobs"][1]["logprob"]
 
 
+def test_logit_bias():
+    def tokens(bias):
+        s, _, j, _ = gw.chat(ask("Once upon a time", max_tokens=5, logprobs=True, logit_bias=bias))
+        assert s == 200, j
+        return [e["token"] for e in j["choices"][0]["logprobs"]["content"]]
+    forced = tokens({"300": 100, "301": 99})
+    assert len(set(forced)) == 1 and len(forced) == 5, forced  # +100 wins every step
+    banned = tokens({"300": -100, "301": 99})  # -100 bans: the runner-up wins
+    assert len(set(banned)) == 1 and banned[0] != forced[0], (forced, banned)
+    plain = tokens({})
+    assert plain != forced, plain
+    for bad in ({"abc": 1}, {"300": 101}, {"300": "1"}, {"99999": 1}, ["300"], {"-1": 5}):
+        s, _, j, _ = gw.chat(ask("Once upon a time", max_tokens=5, logit_bias=bad))
+        assert s == 400 and "logit_bias" in j["error"]["message"], (bad, j)
+
+
 def test_seed_determinism():
     body = ask("Once upon a time", max_tokens=40, temperature=1.0, seed=1234)
     outs = [content_of(gw.chat(body)[2]) for _ in range(2)]
@@ -267,8 +283,10 @@ def open_stream(body):
 
 def test_queue_bound_and_disconnect():
     gen0 = metric("hermes_engine_generated_tokens_total", "tiny")
+    # end-of-text (id 2 in the synthetic vocab) banned: at temperature 1 the random
+    # model would otherwise end the stream after a few hundred tokens
     long_body = {"model": "tiny", "messages": [{"role": "user", "content": "go"}], "max_tokens": 16000,
-                 "temperature": 1.0, "seed": 9, "stream": True}
+                 "temperature": 1.0, "seed": 9, "stream": True, "logit_bias": {"2": -100}}
     sock = open_stream(long_body)  # holds the only slot
     assert metric("hermes_engine_slots_busy", "tiny") == 1
     queued = {}

@@ -76,19 +76,21 @@ static void test_softmax(void **st) {
 static void test_values(void **st) {
     (void)st;
     if (!hr_att_fast()) skip();
+    static const int Gs[] = {1, 3, 4, 7, 48};
     for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
-        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++) {
-            int hd = hds[a], n = ns[b], G = 4;
-            size_t ldv = (size_t)n + 40, ldp = (size_t)n + 3;
-            float *Vt = rand_buf((size_t)hd * ldv), *P = rand_buf((size_t)G * ldp);
-            /* past n, values may hold anything, even NaN: never read */
-            for (int d = 0; d < hd; d++) Vt[(size_t)d * ldv + n] = NAN;
-            float *o = malloc((size_t)G * hd * sizeof *o), *r = malloc((size_t)G * hd * sizeof *r);
-            hr_att_values_ref(Vt, ldv, n, hd, P, ldp, G, r);
-            assert_int_equal(hr_att_values_avx512(Vt, ldv, n, hd, P, ldp, G, o), 1);
-            close_to(o, r, (size_t)G * hd, 1e-5f);
-            free(Vt), free(P), free(o), free(r);
-        }
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t c = 0; c < sizeof Gs / sizeof *Gs; c++) {
+                int hd = hds[a], n = ns[b], G = Gs[c];
+                size_t ldv = (size_t)hd + 16, ldp = (size_t)n + 3;
+                float *V = rand_buf((size_t)(n + 1) * ldv), *P = rand_buf((size_t)G * ldp);
+                /* rows past n may hold anything, even NaN: never read */
+                for (int d = 0; d < hd; d++) V[(size_t)n * ldv + d] = NAN;
+                float *o = malloc((size_t)G * hd * sizeof *o), *r = malloc((size_t)G * hd * sizeof *r);
+                hr_att_values_ref(V, ldv, n, hd, P, ldp, G, r);
+                assert_int_equal(hr_att_values_avx512(V, ldv, n, hd, P, ldp, G, o), 1);
+                close_to(o, r, (size_t)G * hd, 1e-5f);
+                free(V), free(P), free(o), free(r);
+            }
 }
 
 /* the dispatching entry points agree with the references whichever runs */
@@ -106,8 +108,8 @@ static void test_dispatch(void **st) {
     }
     close_to(s, r, sizeof s / sizeof *s, 2e-6f);
     float o[3 * 64], ro[3 * 64];
-    hr_att_values(K, (size_t)n, n, hd, s, (size_t)n, G, o); /* K reused as a [hd][n] value block */
-    hr_att_values_ref(K, (size_t)n, n, hd, r, (size_t)n, G, ro);
+    hr_att_values(K, (size_t)hd, n, hd, s, (size_t)n, G, o); /* K reused as the values */
+    hr_att_values_ref(K, (size_t)hd, n, hd, r, (size_t)n, G, ro);
     close_to(o, ro, sizeof o / sizeof *o, 1e-5f);
     free(K), free(q);
 }

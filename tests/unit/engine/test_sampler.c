@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -230,6 +231,37 @@ static bool feed(hr_stop *st, const char *const *pieces, int n, char *out) {
     return hit;
 }
 
+static void test_logit_bias(void **state) {
+    (void)state;
+    float logits[5] = {0.0f, 3.0f, 1.0f, 2.5f, -1.0f};
+    hr_sampler_params p = hr_sampler_default_params();
+    p.temperature = 0;
+    hr_logit_bias *b = malloc(4 * sizeof *b);
+    p.n_logprobs = 4;
+    b[0] = (hr_logit_bias){1, -100.0f}; /* ban the best */
+    b[1] = (hr_logit_bias){4, 3.0f};    /* -1 + 3 = 2: below token 3 */
+    b[2] = (hr_logit_bias){7, 50.0f};   /* outside the vocabulary: ignored */
+    b[3] = (hr_logit_bias){-1, 50.0f};
+    p.logit_bias = b;
+    p.n_logit_bias = 4;
+    hr_sampler *s = hr_sampler_create(&p, 5);
+    memset(b, 0xff, 4 * sizeof *b); /* the sampler keeps its own copy */
+    free(b);
+    hr_sample_result r;
+    assert_int_equal(hr_sampler_sample(s, logits, &r), 3);
+    assert_true(logits[1] == 3.0f); /* the caller's logits are not modified */
+    /* the banned token has no probability at all */
+    assert_int_equal(r.n_top, 4);
+    for (int i = 0; i < r.n_top; i++) assert_int_not_equal(r.top[i].token, 1);
+    hr_sampler_free(s);
+    hr_logit_bias up = {0, 10.0f};
+    p.logit_bias = &up;
+    p.n_logit_bias = 1;
+    s = hr_sampler_create(&p, 5);
+    assert_int_equal(hr_sampler_sample(s, logits, NULL), 0);
+    hr_sampler_free(s);
+}
+
 static void test_stop_strings(void **state) {
     (void)state;
     const char *stops[] = {"<|im_end|>", "\n\nUser:"};
@@ -271,7 +303,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy),    cmocka_unit_test(test_seed_reproducible),
         cmocka_unit_test(test_cutoffs),   cmocka_unit_test(test_top_k_large), cmocka_unit_test(test_penalties),
-        cmocka_unit_test(test_mask_and_logprobs), cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_mask_and_logprobs), cmocka_unit_test(test_stop_strings), cmocka_unit_test(test_logit_bias),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
