@@ -9,6 +9,9 @@
  * literals true/false/null), surrounding whitespace allowed, nothing after
  * the object. Nesting deeper than HR_JSON_SCAN_MAX_DEPTH is rejected. Bytes
  * >= 0x80 inside strings are not checked as UTF-8 (cJSON does not either).
+ * Stricter than cJSON where RFC 8259 is: cJSON also takes raw control bytes
+ * in strings and numbers such as 01, 1. or +1 (an upstream answer like that
+ * gets 502 upstream_bad_json).
  * Keys are compared on their raw bytes: a key written with escapes never
  * matches. With duplicate keys the first one is reported (as cJSON does). */
 #ifndef HR_BACKEND_JSON_SCAN_H

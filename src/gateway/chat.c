@@ -480,6 +480,23 @@ static void reject(gw_req *r, int status, const char *type, const char *code, co
     finish(r, status, msg);
 }
 
+/* "hr-" + 8 hex digits of t + at least 8 of id (snprintf's "hr-%08x%08llx",
+ * without its cost on every request). */
+static void put_id(char *out, unsigned t, unsigned long long id) {
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    int n = 0;
+    do {
+        tmp[n++] = hex[id & 15];
+        id >>= 4;
+    } while (id);
+    while (n < 8) tmp[n++] = '0';
+    memcpy(out, "hr-", 3);
+    for (int i = 0; i < 8; i++) out[3 + i] = hex[(t >> (28 - 4 * i)) & 15];
+    for (int i = 0; i < n; i++) out[11 + i] = tmp[n - 1 - i];
+    out[11 + n] = 0;
+}
+
 void hr_handle_chat(hr_worker *w, hr_http_req *req) {
     hr_gateway *gw = w->gw;
     gw_req *r = hr_xcalloc(1, sizeof *r);
@@ -492,7 +509,7 @@ void hr_handle_chat(hr_worker *w, hr_http_req *req) {
     r->t0_ns = hr_now_ns();
     r->usage.prompt_tokens = r->usage.completion_tokens = -1;
     unsigned long long id = atomic_fetch_add(&gw->next_id, 1);
-    snprintf(r->id, sizeof r->id, "hr-%08x%08llx", (unsigned)(r->t0_ns & 0xffffffffu), id);
+    put_id(r->id, (unsigned)(r->t0_ns & 0xffffffffu), id);
 
     if (!hr_check_auth(gw, req)) {
         r->req = NULL;
@@ -532,7 +549,10 @@ void hr_handle_chat(hr_worker *w, hr_http_req *req) {
         return;
     }
     r->tier = r->d.tier;
-    snprintf(r->reason, sizeof r->reason, "%s", r->d.reason);
+    size_t rl = strlen(r->d.reason);
+    if (rl >= sizeof r->reason) rl = sizeof r->reason - 1;
+    memcpy(r->reason, r->d.reason, rl);
+    r->reason[rl] = 0;
     watch_client(r);
     if (cascades && !r->d.forced) {
         /* the cascade answers (and may finish r before run returns) */

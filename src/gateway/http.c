@@ -676,6 +676,11 @@ bool hr_http_req_query_ok(hr_http_req *r) {
 /* ---- answering ------------------------------------------------------------------- */
 
 static void put_clean(hr_buf *b, const char *s) {
+    size_t n = strcspn(s, "\r\n");
+    if (!s[n]) { /* the common case */
+        hr_buf_append(b, s, n);
+        return;
+    }
     const char *run = s;
     for (; *s; s++) {
         if (*s != '\r' && *s != '\n') continue;

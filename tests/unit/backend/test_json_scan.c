@@ -1,10 +1,12 @@
 /* json_scan: the one-pass JSON object check and top-level member spans that
- * let the upstream backend relay an answer without a cJSON tree. Every case
- * that cJSON accepts or rejects must agree with cJSON. */
+ * let the upstream backend relay an answer without a cJSON tree. Valid
+ * objects must also parse with cJSON; the scan is stricter than cJSON where
+ * RFC 8259 is (raw control bytes in strings, numbers like 01 or 1.). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,12 +85,37 @@ static void test_spans(void **state) {
     assert_int_equal(v, -3);
 }
 
+/* Strings long enough for the 8-bytes-at-a-time path: a quote, backslash or
+ * control byte at every position of a word is still found. */
+static void test_long_strings(void **state) {
+    (void)state;
+    char buf[128];
+    for (int pos = 0; pos < 24; pos++) {
+        for (int kind = 0; kind < 4; kind++) {
+            char body[40];
+            memset(body, 'a', sizeof body);
+            body[sizeof body - 1] = 0;
+            bool valid = true;
+            if (kind == 0) { body[pos] = '"'; valid = false; }            /* ends the string early: junk follows */
+            if (kind == 1) { body[pos] = '\\'; body[pos + 1] = 'n'; }    /* an escape */
+            if (kind == 2) { body[pos] = '\t'; valid = false; }          /* raw control byte */
+            if (kind == 3) { body[pos] = (char)0xC3; body[pos + 1] = (char)0xA9; } /* UTF-8 */
+            snprintf(buf, sizeof buf, "{\"k\":\"%s\"}", body);
+            if (ok(buf) != valid) fail_msg("pos %d kind %d: %s", pos, kind, buf);
+            cJSON *j = cJSON_Parse(buf);
+            if (valid) assert_non_null(j); /* cJSON also takes the raw control byte */
+            cJSON_Delete(j);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_objects),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_spans),
+        cmocka_unit_test(test_long_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
