@@ -107,9 +107,32 @@ void hr_sampler_accept(hr_sampler *s, int32_t token) {
     if (s->hist_n < s->p.penalty_last_n) s->hist_n++;
 }
 
-static void apply_penalties(hr_sampler *s, float *l) {
+static bool penalties_active(const hr_sampler *s) {
     const hr_sampler_params *p = &s->p;
-    if (!s->hist_n || (p->repeat_penalty == 1.0f && p->presence_penalty == 0 && p->frequency_penalty == 0)) return;
+    return s->hist_n && (p->repeat_penalty != 1.0f || p->presence_penalty != 0 || p->frequency_penalty != 0);
+}
+
+/* First index of the largest finite-or-+inf logit (NaN and -inf never win);
+ * -1 when there is none. Eight independent running maxima, then one scan
+ * for the first index holding the maximum: no loop-carried index compare. */
+static int32_t argmax(const float *l, int n) {
+    float m[8];
+    for (int k = 0; k < 8; k++) m[k] = -INFINITY;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) m[k] = l[i + k] > m[k] ? l[i + k] : m[k];
+    for (; i < n; i++) m[0] = l[i] > m[0] ? l[i] : m[0];
+    float mx = m[0];
+    for (int k = 1; k < 8; k++) mx = m[k] > mx ? m[k] : mx;
+    if (mx == -INFINITY) return -1;
+    for (i = 0; i < n; i++)
+        if (l[i] == mx) return i;
+    return -1;
+}
+
+static void apply_penalties(hr_sampler *s, float *l) {
+    if (!penalties_active(s)) return;
+    const hr_sampler_params *p = &s->p;
     for (int i = 0; i < s->hist_n; i++) s->count[s->hist[i]]++;
     for (int i = 0; i < s->hist_n; i++) {
         int32_t t = s->hist[i];
@@ -158,7 +181,7 @@ static void fill_logprobs(hr_sampler *s, const float *l, int32_t chosen, hr_samp
     for (int i = 0; i < n; i++)
         if (l[i] > mx) mx = l[i];
     double sum = 0;
-    for (int i = 0; i < n; i++) sum += l[i] == -INFINITY ? 0.0 : exp((double)(l[i] - mx));
+    for (int i = 0; i < n; i++) sum += expf(l[i] - mx); /* expf(-inf) = 0 */
     float lse = mx + (float)log(sum);
     res->logprob = l[chosen] - lse;
     res->n_top = 0;
@@ -179,17 +202,21 @@ static void fill_logprobs(hr_sampler *s, const float *l, int32_t chosen, hr_samp
 int32_t hr_sampler_sample(hr_sampler *s, const float *logits, hr_sample_result *res) {
     const hr_sampler_params *p = &s->p;
     int n = s->n_vocab;
-    float *l = s->work;
-    memcpy(l, logits, (size_t)n * sizeof(float));
-    for (int i = 0; i < s->n_bias; i++) {
-        float b = s->bias[i].bias;
-        l[s->bias[i].token] = b <= -100.0f ? -INFINITY : l[s->bias[i].token] + b;
+    /* the logits are copied only when something rewrites them: a greedy
+     * step is then one read of them (49K-256K floats per token per stream) */
+    const float *l = logits;
+    if (s->n_bias || s->mask || penalties_active(s)) {
+        float *w = s->work;
+        memcpy(w, logits, (size_t)n * sizeof(float));
+        for (int i = 0; i < s->n_bias; i++) {
+            float b = s->bias[i].bias;
+            w[s->bias[i].token] = b <= -100.0f ? -INFINITY : w[s->bias[i].token] + b;
+        }
+        apply_penalties(s, w);
+        if (s->mask && s->mask(s->mask_ud, w, n) != 0) return -1;
+        l = w;
     }
-    apply_penalties(s, l);
-    if (s->mask && s->mask(s->mask_ud, l, n) != 0) return -1;
-    int32_t best = -1;
-    for (int i = 0; i < n; i++)
-        if (l[i] != -INFINITY && l[i] == l[i] && (best < 0 || l[i] > l[best])) best = i;
+    int32_t best = argmax(l, n);
     if (best < 0) return -1;
     int32_t chosen = best;
     if (p->temperature > 0) {
