@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "engine/attention.h"
+#include "engine/exp_avx512.h"
 
 #define INL static inline __attribute__((always_inline))
 
@@ -71,24 +72,6 @@ int hr_att_scores_avx512(const float *K, size_t ldk, int n, int hd, const float 
     return 1;
 }
 
-/* e^x for x <= 0 (softmax arguments): 2^n * poly(r), |r| <= ln2/2, relative
- * error ~2e-7; below -87 it returns ~1e-38 where expf gives 0 or a denormal */
-INL __m512 exp_neg(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
 int hr_att_softmax_avx512(float *s, int n, float scale) {
     if (n <= 0) return 1;
     __m512 vs = _mm512_set1_ps(scale), vmx = _mm512_set1_ps(-INFINITY);
@@ -101,7 +84,7 @@ int hr_att_softmax_avx512(float *s, int n, float scale) {
     __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx)), vsum = _mm512_setzero_ps();
     for (int t = 0; t < n; t += 16) {
         __mmask16 k = tail_mask(n - t);
-        __m512 e = exp_neg(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + t), mx));
+        __m512 e = hr_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + t), mx));
         _mm512_mask_storeu_ps(s + t, k, e);
         vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
     }

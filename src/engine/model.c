@@ -29,6 +29,7 @@
 #include "engine/engine.h"
 #include "engine/quant.h"
 #include "engine/threadpool.h"
+#include "engine/vecmath.h"
 
 #define MAX_LAYERS 512
 #define MAX_VOCAB (1 << 22)
@@ -803,10 +804,8 @@ typedef struct swiglu_rows {
 
 static void swiglu_rows_fn(void *ud, int r0, int r1) {
     swiglu_rows *j = ud;
-    for (size_t i = (size_t)r0 * j->n; i < (size_t)r1 * j->n; i++) {
-        float g = j->g[i];
-        j->g[i] = g / (1.0f + expf(-g)) * j->u[i];
-    }
+    size_t at = (size_t)r0 * j->n;
+    hr_vec_swiglu(j->g + at, j->u + at, (size_t)(r1 - r0) * j->n);
 }
 
 static int check_batch(const hr_ctx *c, const hr_batch_entry *batch, int n, char *err, size_t errsz) {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "engine/attention.h"
+#include "engine/vecmath.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) {
@@ -93,6 +94,21 @@ static void test_values(void **st) {
             }
 }
 
+static void test_swiglu(void **st) {
+    (void)st;
+    if (!hr_att_fast()) skip();
+    for (size_t n = 1; n < 70; n += 7) {
+        float *g = rand_buf(n), *u = rand_buf(n), *r = malloc(n * sizeof *r);
+        for (size_t i = 0; i < n; i++) g[i] *= 40.0f; /* deep into both tails */
+        if (n > 3) g[0] = 100.0f, g[1] = -100.0f, g[2] = 0.0f;
+        memcpy(r, g, n * sizeof *r);
+        hr_vec_swiglu_ref(r, u, n);
+        assert_int_equal(hr_vec_swiglu_avx512(g, u, n), 1);
+        close_to(g, r, n, 2e-6f);
+        free(g), free(u), free(r);
+    }
+}
+
 /* the dispatching entry points agree with the references whichever runs */
 static void test_dispatch(void **st) {
     (void)st;
@@ -120,6 +136,7 @@ int main(void) {
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_swiglu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
