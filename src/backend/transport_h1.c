@@ -56,6 +56,7 @@ struct h1_conn {
     hr_xfer *x;       /* the transfer using it, or NULL when idle */
     h1_conn *next;    /* idle list */
     int served;       /* answers completed on this connection */
+    long timeout_ms;  /* read/write timeouts now set (idle timeout of the transfers) */
     bool connected;
 };
 
@@ -115,8 +116,9 @@ static void conn_park(h1_conn *c) {
         conn_free(c);
         return;
     }
+    /* the transfer's idle timeout stays armed: a parked connection idle that
+     * long is closed (idle_event), and reuse need not set it again */
     bufferevent_setcb(c->bev, idle_read, NULL, idle_event, c);
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
     bufferevent_enable(c->bev, EV_READ);
     c->next = o->idle;
     o->idle = c;
@@ -358,6 +360,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
         setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct timeval idle = {x->idle_timeout_ms / 1000, (x->idle_timeout_ms % 1000) * 1000};
         bufferevent_set_timeouts(bev, &idle, &idle);
+        c->timeout_ms = x->idle_timeout_ms;
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
@@ -553,8 +556,11 @@ hr_xfer *hr_xfer_start_h1(hr_loop *loop, const hr_xfer_opts *o, const hr_xfer_cb
         c->served++;
         x->conn = c;
         bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-        struct timeval idle = {x->idle_timeout_ms / 1000, (x->idle_timeout_ms % 1000) * 1000};
-        bufferevent_set_timeouts(c->bev, &idle, &idle);
+        if (c->timeout_ms != x->idle_timeout_ms) {
+            struct timeval idle = {x->idle_timeout_ms / 1000, (x->idle_timeout_ms % 1000) * 1000};
+            bufferevent_set_timeouts(c->bev, &idle, &idle);
+            c->timeout_ms = x->idle_timeout_ms;
+        }
         bufferevent_enable(c->bev, EV_READ | EV_WRITE);
         send_request(x);
     } else if (connect_new(x, x->errmsg, sizeof x->errmsg) < 0) {

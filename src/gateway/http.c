@@ -196,8 +196,6 @@ static void req_done(hr_http_req *r) {
         if (!evbuffer_get_length(bufferevent_get_output(c->bev))) conn_free(c);
         return; /* write_cb closes it once flushed */
     }
-    struct timeval tv = tv_of(c->s->lim.timeout_s);
-    bufferevent_set_timeouts(c->bev, &tv, &tv);
     bufferevent_enable(c->bev, EV_READ);
     if (!c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev))) {
         if (!c->resume) c->resume = event_new(c->s->base, -1, 0, resume_cb, c);
@@ -514,8 +512,6 @@ static void process(conn *c) {
             break;
         }
         if (read_request(c, r) <= 0) break;
-        struct timeval tv = tv_of(s->lim.timeout_s);
-        bufferevent_set_timeouts(c->bev, NULL, &tv); /* the answer may take long: no read timeout meanwhile */
         s->handler(r, s->arg); /* may answer (and end r) before returning */
     }
     c->in_process = false;
@@ -532,6 +528,12 @@ static void write_cb(struct bufferevent *bev, void *arg) {
 static void event_cb(struct bufferevent *bev, short what, void *arg) {
     conn *c = arg;
     hr_http_req *r = c->req;
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && r && r->state >= R_PENDING) {
+        /* a quiet client while its answer is worked on (a long stream) is fine:
+         * keep the read timeout armed (re-arming it per request costs more) */
+        bufferevent_enable(bev, EV_READ);
+        return;
+    }
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && r && r->state >= R_PENDING && !r->on_close) {
         /* half-close: the answer can still be written */
         c->read_eof = true;
