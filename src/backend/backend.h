@@ -47,8 +47,10 @@ typedef struct hr_sink_ops {
     void (*done)(hr_sink *s, const hr_usage *usage);
     /* Non-streaming: the whole chat.completion object; takes ownership. raw
      * (may be NULL) is its exact JSON text. When the sink set raw_ok, a
-     * backend may pass completion == NULL with raw set: raw is then a checked
-     * JSON object (backend/json_scan.h) and usage is read from it already. */
+     * backend may pass completion == NULL and usage == NULL with raw set to
+     * text it has not checked: the sink checks it (backend/json_scan.h; not
+     * a JSON object = 502 upstream_bad_json) and reads usage from it, in the
+     * one scan it needs anyway. */
     void (*complete)(hr_sink *s, cJSON *completion, const char *raw, size_t raw_len, const hr_usage *usage);
     /* Failure; the call is over after this. */
     void (*error)(hr_sink *s, const hr_backend_error *err);

@@ -20,7 +20,6 @@
 
 #include "backend/backend.h"
 #include "backend/hermes_filter.h"
-#include "backend/json_scan.h"
 #include "backend/transport.h"
 #include "core/buf.h"
 #include "core/json_splice.h"
@@ -217,25 +216,11 @@ static int on_data(void *ud, long status, const char *ptr, size_t n) {
 
 static int call_restart(hr_call *c);
 
-/* A non-streamed answer for a sink that takes raw text: checked and its
- * usage read by one scan, relayed without building a tree. */
+/* A non-streamed answer for a sink that takes raw text: relayed without a
+ * tree; the sink checks it and reads usage in its own scan (backend.h). */
 static void complete_raw(hr_call *c) {
-    const char *raw = c->buf.data ? c->buf.data : "";
-    hr_json_span top[1] = {{.key = "usage"}};
-    if (!hr_json_scan_object(raw, c->buf.len, top, 1)) {
-        sink_error(c, 502, "upstream_error", "upstream_bad_json", false, "upstream %s answered with invalid JSON",
-                   c->up->base.label);
-        return;
-    }
-    hr_json_span u[2] = {{.key = "prompt_tokens"}, {.key = "completion_tokens"}};
-    if (top[0].found && hr_json_scan_object(raw + top[0].start, top[0].end - top[0].start, u, 2)) {
-        const char *us = raw + top[0].start;
-        long v;
-        if (u[0].found && hr_json_span_long(us + u[0].start, u[0].end - u[0].start, &v)) c->usage.prompt_tokens = v;
-        if (u[1].found && hr_json_span_long(us + u[1].start, u[1].end - u[1].start, &v)) c->usage.completion_tokens = v;
-    }
     c->finished = true;
-    c->sink->ops->complete(c->sink, NULL, raw, c->buf.len, &c->usage);
+    c->sink->ops->complete(c->sink, NULL, c->buf.data ? c->buf.data : "", c->buf.len, NULL);
 }
 
 static void on_done(void *ud, long status, hr_xfer_result res, bool got_bytes, const char *msg) {

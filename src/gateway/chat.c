@@ -288,14 +288,34 @@ static void sink_done(hr_sink *s, const hr_usage *u) {
     finish(r, 200, NULL);
 }
 
+static void sink_error(hr_sink *s, const hr_backend_error *e);
+
+/* usage.prompt_tokens / completion_tokens from the "usage" value's text. */
+static void read_usage_raw(const char *t, size_t n, hr_usage *u) {
+    hr_json_span k[2] = {{.key = "prompt_tokens"}, {.key = "completion_tokens"}};
+    if (!hr_json_scan_object(t, n, k, 2)) return;
+    long v;
+    if (k[0].found && hr_json_span_long(t + k[0].start, k[0].end - k[0].start, &v)) u->prompt_tokens = v;
+    if (k[1].found && hr_json_span_long(t + k[1].start, k[1].end - k[1].start, &v)) u->completion_tokens = v;
+}
+
 static void sink_complete(hr_sink *s, cJSON *obj, const char *raw, size_t raw_len, const hr_usage *u) {
     gw_req *r = (gw_req *)s;
     r->call = NULL;
     if (!r->first_byte_ns) r->first_byte_ns = hr_now_ns();
     if (u) r->usage = *u;
-    hr_json_span top[2] = {{.key = "model"}, {.key = "hermes"}};
-    if (!obj && (!hr_json_scan_object(raw, raw_len, top, 2) || top[1].found))
-        obj = cJSON_ParseWithLength(raw, raw_len); /* the backend's own "hermes" object joins ours */
+    hr_json_span top[3] = {{.key = "model"}, {.key = "hermes"}, {.key = "usage"}};
+    if (!obj) { /* raw text only (raw_ok): checked here, in the one scan */
+        if (!hr_json_scan_object(raw, raw_len, top, 3)) {
+            hr_backend_error e = {502, "upstream_error", "upstream_bad_json", {0}, false};
+            snprintf(e.message, sizeof e.message, "upstream %s answered with invalid JSON",
+                     r->backend ? r->backend->label : "?");
+            sink_error(s, &e);
+            return;
+        }
+        if (top[2].found) read_usage_raw(raw + top[2].start, top[2].end - top[2].start, &r->usage);
+        if (top[1].found) obj = cJSON_ParseWithLength(raw, raw_len); /* the backend's own "hermes" joins ours */
+    }
     if (obj) note_model(r, obj);
     else note_model_raw(r, raw, &top[0]);
     if (r->req) {
