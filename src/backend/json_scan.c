@@ -196,6 +196,15 @@ bool hr_json_scan_object(const char *s, size_t n, hr_json_span *keys, size_t nke
 }
 
 bool hr_json_span_long(const char *s, size_t n, long *out) {
+    if (n && n <= 18) { /* plain digits, the usual token count: no strtod */
+        size_t i = 0;
+        long v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+        if (i == n && (n == 1 || s[0] != '0')) {
+            *out = v;
+            return true;
+        }
+    }
     char tmp[64];
     if (!n || n >= sizeof tmp) return false;
     memcpy(tmp, s, n);
