@@ -13,7 +13,7 @@ set -euo pipefail
 BUILD=$(realpath "${1:-build}"); OUTD=${2:-/tmp/hr-profile}; RATE=${3:-100}; SECS=${4:-5}; LOG=${5:-on}
 mkdir -p "$OUTD"; rm -f "$OUTD"/callgrind.out*
 dir=$(mktemp -d /tmp/hr-prof.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; nginx -p "$dir" -c "$dir/nginx.conf" -s stop 2>/dev/null; sleep 0.5; rm -rf "$dir"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; nginx -p "$dir" -c "$dir/nginx.conf" -s stop 2>/dev/null; sleep 0.5; rm -rf "$dir"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); GW=$(free_port)
 answer='{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m8","choices":[{"index":0,"message":{"role":"assistant","content":"Bonjour! How can I help you today? This is a fixed answer."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":14,"total_tokens":26}}'
