@@ -21,32 +21,112 @@ static int fail(hr_request_error *err, const char *param, const char *fmt, const
     return -1;
 }
 
-/* Joins a message's content into text. content may be a string, null (an
- * assistant message with tool_calls), or an array of parts {type:"text", text}. */
-static int message_text(const cJSON *content, hr_buf *out, char *param, hr_request_error *err) {
-    if (!content || cJSON_IsNull(content)) return 0;
-    if (cJSON_IsString(content)) return hr_buf_puts(out, content->valuestring), 0;
-    if (!cJSON_IsArray(content)) return fail(err, param, "%s must be a string or an array of content parts", param);
+/* An error about message i (its content when content is set). The parameter
+ * name is built here, only when an error is reported: fmt's first %s is that
+ * name, its second (if any) arg. */
+static int fail_message(hr_request_error *err, size_t i, bool content, const char *fmt, const char *arg) {
+    if (err) {
+        snprintf(err->param, sizeof err->param, content ? "messages[%zu].content" : "messages[%zu]", i);
+        snprintf(err->message, sizeof err->message, fmt, err->param, arg ? arg : "");
+    }
+    return -1;
+}
+
+/* Type tests without a library call each (cJSON's type bits are public). */
+static inline int type_of(const cJSON *v) { return v ? v->type & 0xFF : cJSON_Invalid; }
+static inline bool is_null(const cJSON *v) { return type_of(v) == cJSON_NULL; }
+static inline bool is_string(const cJSON *v) { return type_of(v) == cJSON_String; }
+static inline bool is_number(const cJSON *v) { return type_of(v) == cJSON_Number; }
+static inline bool is_object(const cJSON *v) { return type_of(v) == cJSON_Object; }
+static inline bool is_array(const cJSON *v) { return type_of(v) == cJSON_Array; }
+
+/* The members of the request object that parsing reads: one pass over the
+ * object's members fills this table (the first member of each name wins, as
+ * with cJSON_GetObjectItemCaseSensitive), instead of one lookup per check. */
+enum {
+    F_MODEL, F_STREAM, F_STREAM_OPTIONS, F_MAX_TOKENS, F_MAX_COMPLETION_TOKENS, F_N, F_SEED, F_LOGPROBS,
+    F_TOP_LOGPROBS, F_STOP, F_TOOLS, F_TOOL_CHOICE, F_PARALLEL_TOOL_CALLS, F_RESPONSE_FORMAT, F_USER,
+    F_TEMPERATURE, F_TOP_P, F_PRESENCE_PENALTY, F_FREQUENCY_PENALTY, F_MESSAGES, F_COUNT
+};
+static const char *const field_names[F_COUNT] = {
+    "model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n", "seed", "logprobs",
+    "top_logprobs", "stop", "tools", "tool_choice", "parallel_tool_calls", "response_format", "user",
+    "temperature", "top_p", "presence_penalty", "frequency_penalty", "messages",
+};
+
+static void fields_collect(const cJSON *root, const cJSON *f[F_COUNT]) {
+    memset(f, 0, F_COUNT * sizeof *f);
+    for (const cJSON *c = root->child; c; c = c->next) {
+        const char *k = c->string;
+        if (!k) continue;
+        for (int i = 0; i < F_COUNT; i++) {
+            if (field_names[i][0] == k[0] && !strcmp(field_names[i], k)) {
+                if (!f[i]) f[i] = c;
+                break;
+            }
+        }
+    }
+}
+
+/* A message's text: content may be a string, null (an assistant message
+ * with tool_calls), or an array of parts {type:"text", text}, joined with
+ * newlines. The text points into the tree (a string, or an array with one
+ * text part) or is built (*owned set); never NULL. */
+static int message_text(const cJSON *content, size_t idx, hr_chat_message *cm, hr_request_error *err) {
+    static char empty[] = "";
+    cm->text = empty;
+    cm->text_owned = false;
+    if (!content || is_null(content)) return 0;
+    if (is_string(content)) return cm->text = content->valuestring, 0;
+    if (!is_array(content))
+        return fail_message(err, idx, true, "%s must be a string or an array of content parts", NULL);
+    const char *single = NULL;
+    bool joined = false;
+    hr_buf out;
     const cJSON *part;
     cJSON_ArrayForEach(part, content) {
-        if (!cJSON_IsObject(part)) return fail(err, param, "%s: each content part must be an object", param);
+        if (!is_object(part)) goto bad_part;
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
-        if (!cJSON_IsString(type)) return fail(err, param, "%s: content part without a string 'type'", param);
+        if (!is_string(type)) {
+            if (joined) hr_buf_free(&out);
+            return fail_message(err, idx, true, "%s: content part without a string 'type'", NULL);
+        }
         if (!strcmp(type->valuestring, "text")) {
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-            if (!cJSON_IsString(t)) return fail(err, param, "%s: text part without a string 'text'", param);
-            if (out->len) hr_buf_puts(out, "\n");
-            hr_buf_puts(out, t->valuestring);
+            if (!is_string(t)) {
+                if (joined) hr_buf_free(&out);
+                return fail_message(err, idx, true, "%s: text part without a string 'text'", NULL);
+            }
+            if (!single && !joined) {
+                single = t->valuestring;
+                continue;
+            }
+            if (!joined) {
+                hr_buf_init(&out, 0);
+                hr_buf_puts(&out, single);
+                joined = true;
+            }
+            if (out.len) hr_buf_puts(&out, "\n");
+            hr_buf_puts(&out, t->valuestring);
         }
         /* image_url / input_audio parts carry no text for routing; backends see the JSON. */
     }
+    if (joined) {
+        cm->text_len = out.len;
+        cm->text = hr_buf_steal(&out);
+        cm->text_owned = true;
+    } else if (single) {
+        cm->text = (char *)single;
+    }
     return 0;
+bad_part:
+    if (joined) hr_buf_free(&out);
+    return fail_message(err, idx, true, "%s: each content part must be an object", NULL);
 }
 
-static int check_number(const cJSON *root, const char *key, double lo, double hi, hr_request_error *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsNumber(v)) return fail(err, key, "'%s' must be a number", key);
+static int check_number(const cJSON *v, const char *key, double lo, double hi, hr_request_error *err) {
+    if (!v || is_null(v)) return 0;
+    if (!is_number(v)) return fail(err, key, "'%s' must be a number", key);
     if (v->valuedouble < lo || v->valuedouble > hi) {
         char msg[128];
         snprintf(msg, sizeof msg, "'%s' must be between %g and %g", key, lo, hi);
@@ -55,70 +135,69 @@ static int check_number(const cJSON *root, const char *key, double lo, double hi
     return 0;
 }
 
-static int check_type(const cJSON *root, const char *key, int (*is)(const cJSON *), const char *what,
+static int check_type(const cJSON *v, const char *key, bool (*is)(const cJSON *), const char *what,
                       hr_request_error *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!v || cJSON_IsNull(v) || is(v)) return 0;
+    if (!v || is_null(v) || is(v)) return 0;
     char msg[128];
     snprintf(msg, sizeof msg, "'%s' must be %s", key, what);
     return fail(err, key, "%s", msg);
 }
 
-static int is_int(const cJSON *v) { return cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble; }
-static int is_bool(const cJSON *v) { return cJSON_IsBool(v); }
-static int is_obj(const cJSON *v) { return cJSON_IsObject(v); }
-static int is_arr(const cJSON *v) { return cJSON_IsArray(v); }
-static int is_str(const cJSON *v) { return cJSON_IsString(v); }
-static int is_stop(const cJSON *v) {
-    if (cJSON_IsString(v)) return 1;
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > 16) return 0;
+static bool is_int(const cJSON *v) { return is_number(v) && v->valuedouble == (double)(long long)v->valuedouble; }
+static bool is_bool(const cJSON *v) { return type_of(v) == cJSON_True || type_of(v) == cJSON_False; }
+static bool is_stop(const cJSON *v) {
+    if (is_string(v)) return 1;
+    if (!is_array(v) || cJSON_GetArraySize(v) > 16) return 0;
     const cJSON *s;
-    cJSON_ArrayForEach(s, v) if (!cJSON_IsString(s)) return 0;
+    cJSON_ArrayForEach(s, v) if (!is_string(s)) return 0;
     return 1;
 }
-static int is_str_or_obj(const cJSON *v) { return cJSON_IsString(v) || cJSON_IsObject(v); }
+static bool is_str_or_obj(const cJSON *v) { return is_string(v) || is_object(v); }
 
-static int validate_fields(const cJSON *root, hr_request_error *err) {
-    if (check_type(root, "model", is_str, "a string", err) ||
-        check_type(root, "stream", is_bool, "a boolean", err) ||
-        check_type(root, "stream_options", is_obj, "an object", err) ||
-        check_type(root, "max_tokens", is_int, "an integer", err) ||
-        check_type(root, "max_completion_tokens", is_int, "an integer", err) ||
-        check_type(root, "n", is_int, "an integer", err) ||
-        check_type(root, "seed", is_int, "an integer", err) ||
-        check_type(root, "logprobs", is_bool, "a boolean", err) ||
-        check_type(root, "top_logprobs", is_int, "an integer", err) ||
-        check_type(root, "stop", is_stop, "a string or an array of up to 16 strings", err) ||
-        check_type(root, "tools", is_arr, "an array", err) ||
-        check_type(root, "tool_choice", is_str_or_obj, "a string or an object", err) ||
-        check_type(root, "parallel_tool_calls", is_bool, "a boolean", err) ||
-        check_type(root, "response_format", is_obj, "an object", err) ||
-        check_type(root, "user", is_str, "a string", err) ||
-        check_number(root, "temperature", 0, 2, err) || check_number(root, "top_p", 0, 1, err) ||
-        check_number(root, "presence_penalty", -2, 2, err) ||
-        check_number(root, "frequency_penalty", -2, 2, err) ||
-        check_number(root, "max_tokens", 1, 1e9, err) || check_number(root, "max_completion_tokens", 1, 1e9, err) ||
-        check_number(root, "top_logprobs", 0, 20, err) || check_number(root, "n", 1, 1, err))
+#define TYPE(F, is, what) check_type(f[F], field_names[F], is, what, err)
+#define RANGE(F, lo, hi) check_number(f[F], field_names[F], lo, hi, err)
+
+static int validate_fields(const cJSON *const f[F_COUNT], hr_request_error *err) {
+    if (TYPE(F_MODEL, is_string, "a string") || TYPE(F_STREAM, is_bool, "a boolean") ||
+        TYPE(F_STREAM_OPTIONS, is_object, "an object") || TYPE(F_MAX_TOKENS, is_int, "an integer") ||
+        TYPE(F_MAX_COMPLETION_TOKENS, is_int, "an integer") || TYPE(F_N, is_int, "an integer") ||
+        TYPE(F_SEED, is_int, "an integer") || TYPE(F_LOGPROBS, is_bool, "a boolean") ||
+        TYPE(F_TOP_LOGPROBS, is_int, "an integer") ||
+        TYPE(F_STOP, is_stop, "a string or an array of up to 16 strings") || TYPE(F_TOOLS, is_array, "an array") ||
+        TYPE(F_TOOL_CHOICE, is_str_or_obj, "a string or an object") ||
+        TYPE(F_PARALLEL_TOOL_CALLS, is_bool, "a boolean") || TYPE(F_RESPONSE_FORMAT, is_object, "an object") ||
+        TYPE(F_USER, is_string, "a string") || RANGE(F_TEMPERATURE, 0, 2) || RANGE(F_TOP_P, 0, 1) ||
+        RANGE(F_PRESENCE_PENALTY, -2, 2) || RANGE(F_FREQUENCY_PENALTY, -2, 2) || RANGE(F_MAX_TOKENS, 1, 1e9) ||
+        RANGE(F_MAX_COMPLETION_TOKENS, 1, 1e9) || RANGE(F_TOP_LOGPROBS, 0, 20) || RANGE(F_N, 1, 1))
         return -1;
-    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
-    if (cJSON_IsObject(rf)) {
+    const cJSON *rf = f[F_RESPONSE_FORMAT];
+    if (is_object(rf)) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(rf, "type");
-        if (!cJSON_IsString(t) || (strcmp(t->valuestring, "text") && strcmp(t->valuestring, "json_object") &&
-                                   strcmp(t->valuestring, "json_schema")))
+        if (!is_string(t) || (strcmp(t->valuestring, "text") && strcmp(t->valuestring, "json_object") &&
+                              strcmp(t->valuestring, "json_schema")))
             return fail(err, "response_format.type",
                         "response_format.type must be 'text', 'json_object' or 'json_schema'", NULL);
     }
-    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools"), *tool;
-    if (cJSON_IsArray(tools)) {
+    const cJSON *tools = f[F_TOOLS], *tool;
+    if (is_array(tools)) {
         cJSON_ArrayForEach(tool, tools) {
             const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tool, "function");
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
-            if (!cJSON_IsObject(tool) || !cJSON_IsObject(fn) || !cJSON_IsString(name) || !name->valuestring[0])
+            if (!is_object(tool) || !is_object(fn) || !is_string(name) || !name->valuestring[0])
                 return fail(err, "tools", "each tool must be {\"type\": \"function\", \"function\": {\"name\": ...}}",
                             NULL);
         }
     }
     return 0;
+}
+
+#undef TYPE
+#undef RANGE
+
+static int role_of(const char *s) {
+    for (int i = 0; i < (int)(sizeof role_names / sizeof role_names[0]); i++)
+        if (role_names[i][0] == s[0] && !strcmp(s, role_names[i])) return i;
+    return -1;
 }
 
 int hr_chat_request_from_json(cJSON *root, hr_chat_request *req, hr_request_error *err) {
@@ -129,55 +208,53 @@ int hr_chat_request_from_json(cJSON *root, hr_chat_request *req, hr_request_erro
     }
     req->root = root;
     req->max_tokens = -1;
-    if (validate_fields(root, err) < 0) goto bad;
+    const cJSON *f[F_COUNT];
+    fields_collect(root, f);
+    if (validate_fields(f, err) < 0) goto bad;
 
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    req->model = cJSON_IsString(model) && model->valuestring[0] ? model->valuestring : "auto";
-    req->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream"));
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-    req->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_completion_tokens");
-    if (!cJSON_IsNumber(mt)) mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
-    if (cJSON_IsNumber(mt)) req->max_tokens = (long)mt->valuedouble;
-    req->has_tools = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "tools")) > 0;
-    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
-    const cJSON *rft = cJSON_GetObjectItemCaseSensitive(rf, "type");
-    req->has_response_format = cJSON_IsString(rft) && strcmp(rft->valuestring, "text") != 0;
+    const cJSON *model = f[F_MODEL];
+    req->model = is_string(model) && model->valuestring[0] ? model->valuestring : "auto";
+    req->stream = type_of(f[F_STREAM]) == cJSON_True;
+    const cJSON *so = f[F_STREAM_OPTIONS];
+    req->include_usage = so && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+    const cJSON *mt = f[F_MAX_COMPLETION_TOKENS];
+    if (!is_number(mt)) mt = f[F_MAX_TOKENS];
+    if (is_number(mt)) req->max_tokens = (long)mt->valuedouble;
+    req->has_tools = f[F_TOOLS] && f[F_TOOLS]->child;
+    const cJSON *rf = f[F_RESPONSE_FORMAT];
+    const cJSON *rft = rf ? cJSON_GetObjectItemCaseSensitive(rf, "type") : NULL;
+    req->has_response_format = is_string(rft) && strcmp(rft->valuestring, "text") != 0;
 
-    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    const cJSON *msgs = f[F_MESSAGES];
     if (!msgs) { fail(err, "messages", "'messages' is required", NULL); goto bad; }
-    if (!cJSON_IsArray(msgs)) { fail(err, "messages", "'messages' must be an array", NULL); goto bad; }
-    int n = cJSON_GetArraySize(msgs);
-    if (n == 0) { fail(err, "messages", "'messages' must contain at least one message", NULL); goto bad; }
-    req->messages = hr_xcalloc((size_t)n, sizeof *req->messages);
+    if (!is_array(msgs)) { fail(err, "messages", "'messages' must be an array", NULL); goto bad; }
+    size_t n = 0;
     const cJSON *m;
+    cJSON_ArrayForEach(m, msgs) n++;
+    if (n == 0) { fail(err, "messages", "'messages' must contain at least one message", NULL); goto bad; }
+    req->messages = hr_xcalloc(n, sizeof *req->messages);
     cJSON_ArrayForEach(m, msgs) {
-        char param[48];
-        snprintf(param, sizeof param, "messages[%zu]", req->n_messages);
-        if (!cJSON_IsObject(m)) { fail(err, param, "%s must be an object", param); goto bad; }
-        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-        if (!cJSON_IsString(role)) { fail(err, param, "%s.role must be a string", param); goto bad; }
-        int r = -1;
-        for (int i = 0; i < (int)(sizeof role_names / sizeof role_names[0]); i++)
-            if (!strcmp(role->valuestring, role_names[i])) r = i;
+        size_t i = req->n_messages;
+        if (!is_object(m)) { fail_message(err, i, false, "%s must be an object", NULL); goto bad; }
+        const cJSON *role = NULL, *content = NULL;
+        for (const cJSON *c = m->child; c; c = c->next) {
+            if (!c->string) continue;
+            if (!role && !strcmp(c->string, "role")) role = c;
+            else if (!content && !strcmp(c->string, "content")) content = c;
+        }
+        if (!is_string(role)) { fail_message(err, i, false, "%s.role must be a string", NULL); goto bad; }
+        int r = role_of(role->valuestring);
         if (r < 0) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "%s.role '%.64s' is not one of system, user, assistant, tool, developer", param,
-                     role->valuestring);
-            fail(err, param, "%s", msg);
+            fail_message(err, i, false, "%s.role '%.64s' is not one of system, user, assistant, tool, developer",
+                         role->valuestring);
             goto bad;
         }
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-        if (!content && r != HR_ROLE_ASSISTANT) { fail(err, param, "%s.content is required", param); goto bad; }
-        hr_buf text;
-        hr_buf_init(&text, 0);
-        char cparam[64];
-        snprintf(cparam, sizeof cparam, "%s.content", param);
-        if (message_text(content, &text, cparam, err) < 0) { hr_buf_free(&text); goto bad; }
-        hr_chat_message *cm = &req->messages[req->n_messages++];
+        if (!content && r != HR_ROLE_ASSISTANT) { fail_message(err, i, false, "%s.content is required", NULL); goto bad; }
+        hr_chat_message *cm = &req->messages[i];
+        if (message_text(content, i, cm, err) < 0) goto bad;
+        req->n_messages++;
         cm->role = (hr_role)r;
-        cm->text_len = text.len;
-        cm->text = hr_buf_steal(&text);
+        if (!cm->text_owned) cm->text_len = strlen(cm->text);
         cm->chars = hr_utf8_count(cm->text, cm->text_len);
         cm->json = m;
         req->context_chars += cm->chars;
@@ -217,7 +294,8 @@ void hr_chat_request_root_changed(hr_chat_request *req) {
 
 void hr_chat_request_free(hr_chat_request *req) {
     if (!req) return;
-    for (size_t i = 0; i < req->n_messages; i++) free(req->messages[i].text);
+    for (size_t i = 0; i < req->n_messages; i++)
+        if (req->messages[i].text_owned) free(req->messages[i].text);
     free(req->messages);
     free(req->raw);
     cJSON_Delete(req->root);

@@ -3,8 +3,10 @@
  *
  * The original JSON is kept (root) so backends can pass fields through
  * untouched; the parsed view adds what routing needs (texts, lengths in
- * Unicode characters, flags). Message texts are owned by the request.
- * hr_chat_request_free() releases everything (and is a no-op on a zeroed struct). */
+ * Unicode characters, flags). A message's text points into root (string
+ * content, or an array with one text part) or is owned by the request (parts
+ * joined): either way it lives until hr_chat_request_free(), provided nobody
+ * replaces the messages inside root. hr_chat_request_free() releases everything (and is a no-op on a zeroed struct). */
 #ifndef HR_CORE_CHAT_H
 #define HR_CORE_CHAT_H
 
@@ -25,8 +27,10 @@ const char *hr_role_name(hr_role r);
 
 typedef struct hr_chat_message {
     hr_role role;
-    char *text;          /* text content (string content, or the text parts joined); never NULL */
+    char *text;          /* text content (string content, or the text parts joined); never NULL.
+                            Read-only: it may point into root's strings. */
     size_t text_len;     /* bytes */
+    bool text_owned;     /* text was allocated for this message (freed with the request) */
     size_t chars;        /* Unicode code points */
     const cJSON *json;   /* the message object inside root (borrowed) */
 } hr_chat_message;

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -86,11 +87,81 @@ static void test_malformed(void **state) {
                  "response_format.type");
 }
 
+/* Texts point into the tree unless parts are joined; joining adds a newline
+ * only after non-empty text; the first member of a repeated name counts. */
+static void test_text_sources_and_duplicates(void **state) {
+    (void)state;
+    hr_chat_request req;
+    hr_request_error err;
+    assert_int_equal(parse("{\"model\":\"a\",\"model\":\"b\",\"messages\":["
+                           "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"},{\"type\":\"text\",\"text\":\"solo\"}]},"
+                           "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"\"},{\"type\":\"text\",\"text\":\"x\"},"
+                           "{\"type\":\"text\",\"text\":\"y\"}]},"
+                           "{\"role\":\"system\",\"role\":\"user\",\"content\":\"\u00e9t\u00e9\"}]}",
+                           &req, &err),
+                     0);
+    assert_string_equal(req.model, "a");
+    assert_int_equal(req.n_messages, 3);
+    assert_string_equal(req.messages[0].text, "solo");
+    assert_false(req.messages[0].text_owned);
+    assert_int_equal(req.messages[0].text_len, 4);
+    assert_string_equal(req.messages[1].text, "x\ny");
+    assert_true(req.messages[1].text_owned);
+    assert_int_equal(req.messages[1].text_len, 3);
+    assert_int_equal(req.messages[2].role, HR_ROLE_SYSTEM);
+    assert_int_equal(req.messages[2].text_len, 5);
+    assert_int_equal(req.messages[2].chars, 3);
+    assert_int_equal(req.context_chars, 4 + 3 + 3);
+    assert_ptr_equal(req.last_user, &req.messages[1]);
+    hr_chat_request_free(&req);
+}
+
+static void expect_message(const char *body, const char *param, const char *message) {
+    hr_chat_request req;
+    hr_request_error err;
+    assert_int_equal(parse(body, &req, &err), -1);
+    assert_string_equal(err.param, param);
+    assert_string_equal(err.message, message);
+    hr_chat_request_free(&req);
+}
+
+/* The exact messages of errors about one message (names built on error only). */
+static void test_message_error_texts(void **state) {
+    (void)state;
+    const char *ok = "{\"role\":\"user\",\"content\":\"hi\"}";
+    char body[512];
+    snprintf(body, sizeof body, "{\"messages\":[%s,%s,{\"role\":\"wizard\",\"content\":\"x\"}]}", ok, ok);
+    expect_message(body, "messages[2]",
+                   "messages[2].role 'wizard' is not one of system, user, assistant, tool, developer");
+    snprintf(body, sizeof body, "{\"messages\":[%s,7]}", ok);
+    expect_message(body, "messages[1]", "messages[1] must be an object");
+    expect_message("{\"messages\":[{\"content\":\"x\"}]}", "messages[0]", "messages[0].role must be a string");
+    expect_message("{\"messages\":[{\"role\":\"tool\"}]}", "messages[0]", "messages[0].content is required");
+    snprintf(body, sizeof body, "{\"messages\":[%s,{\"role\":\"user\",\"content\":{}}]}", ok);
+    expect_message(body, "messages[1].content", "messages[1].content must be a string or an array of content parts");
+    expect_message("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+                   "{\"type\":\"text\",\"text\":\"b\"},3]}]}",
+                   "messages[0].content", "messages[0].content: each content part must be an object");
+    expect_message("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"text\":\"b\"}]}]}",
+                   "messages[0].content", "messages[0].content: content part without a string 'type'");
+    expect_message("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+                   "{\"type\":\"text\",\"text\":\"b\"},{\"type\":\"text\"}]}]}",
+                   "messages[0].content", "messages[0].content: text part without a string 'text'");
+    snprintf(body, sizeof body, "{\"messages\":[%s],\"top_p\":1.5,\"temperature\":9}", ok);
+    expect_message(body, "temperature", "'temperature' must be between 0 and 2"); /* check order, not body order */
+    snprintf(body, sizeof body, "{\"messages\":[%s],\"n\":2}", ok);
+    expect_message(body, "n", "'n' must be between 1 and 1");
+    snprintf(body, sizeof body, "{\"messages\":[%s],\"user\":1}", ok);
+    expect_message(body, "user", "'user' must be a string");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_request),
         cmocka_unit_test(test_content_parts_and_tools),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_text_sources_and_duplicates),
+        cmocka_unit_test(test_message_error_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
