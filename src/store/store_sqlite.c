@@ -2,7 +2,10 @@
  * writer), synchronous=NORMAL (a power cut may lose the last commits, never
  * corrupts), busy_timeout so a second process (an export) waits instead of
  * failing. The schema version is PRAGMA user_version; migrations[v] takes a
- * log from version v to v+1, inside one IMMEDIATE transaction. */
+ * log from version v to v+1, inside one IMMEDIATE transaction.
+ *
+ * Connections are opened without SQLite's per-connection mutex
+ * (SQLITE_OPEN_NOMUTEX): store.c uses each one from one thread at a time. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -17,9 +20,14 @@
 #define BUSY_TIMEOUT_MS 5000
 
 static const char *const migrations[HR_STORE_SCHEMA_VERSION] = {
-    /* 0 -> 1 */
+    /* 0 -> 1. id is the rowid (ids only grow: rows are never deleted), no
+     * AUTOINCREMENT: that wrote the sqlite_sequence row on every insert. One
+     * index, on ts_ms (the time ranges and orders of query and stats); a tier
+     * filter has three values to tell apart, so an index on tier saved
+     * little and cost an index update per row. Logs created before keep their
+     * AUTOINCREMENT and requests_tier (both still work: nothing migrates). */
     "CREATE TABLE IF NOT EXISTS requests ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id INTEGER PRIMARY KEY,"
     " ts_ms INTEGER NOT NULL,"
     " request_id TEXT, tier TEXT NOT NULL DEFAULT '', model TEXT, strategy TEXT, reason TEXT,"
     " forced INTEGER NOT NULL DEFAULT 0, stream INTEGER NOT NULL DEFAULT 0,"
@@ -27,12 +35,11 @@ static const char *const migrations[HR_STORE_SCHEMA_VERSION] = {
     " prompt_tokens INTEGER, completion_tokens INTEGER,"
     " status INTEGER NOT NULL DEFAULT 0,"
     " error TEXT, prompt TEXT, attempts_json TEXT, label TEXT);"
-    "CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);"
-    "CREATE INDEX IF NOT EXISTS requests_tier ON requests(tier);",
+    "CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);",
 };
 
 /* Rows per INSERT statement: one statement per row cost ~2x the per-row work
- * (statement halt, the AUTOINCREMENT sequence row written once per statement). */
+ * (statement start and halt). */
 #define ROWS_PER_INSERT 16
 #define N_COLS 18
 
@@ -40,6 +47,7 @@ typedef struct sq_conn {
     sqlite3 *db;
     sqlite3_stmt *insert;  /* one row; prepared on first insert */
     sqlite3_stmt *insert_n; /* ROWS_PER_INSERT rows */
+    sqlite3_stmt *begin, *commit, *rollback; /* the writer's transaction, prepared once */
     char *path;
 } sq_conn;
 
@@ -48,6 +56,9 @@ static void sq_close(void *c) {
     if (!s) return;
     sqlite3_finalize(s->insert);
     sqlite3_finalize(s->insert_n);
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
+    sqlite3_finalize(s->rollback);
     sqlite3_close_v2(s->db);
     free(s->path);
     free(s);
@@ -104,7 +115,8 @@ static void *sq_open(const hr_log_config *cfg, hr_store_mode mode, int *version,
         sq_close(s);
         return NULL;
     }
-    int flags = mode == HR_STORE_RO ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags = (mode == HR_STORE_RO ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open request log: %s", s->path,
                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -189,28 +201,51 @@ static int prepare_insert(sq_conn *s, int rows, sqlite3_stmt **st, char *err, si
     return 0;
 }
 
+static int prepare_once(sq_conn *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen) {
+    if (*st) return 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK) return 0;
+    snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    return -1;
+}
+
+/* Runs a prepared statement without rows (BEGIN, COMMIT, ROLLBACK); errors read like sq_exec's. */
+static int step_done(sq_conn *s, sqlite3_stmt *st, char *err, size_t errlen) {
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && err) snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void sq_rollback(sq_conn *s) {
+    if (sqlite3_get_autocommit(s->db)) return; /* no transaction left open */
+    if (s->rollback) step_done(s, s->rollback, NULL, 0);
+    else sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static int sq_insert_batch(void *c, const hr_log_row *rows, size_t n, char *err, size_t errlen) {
     sq_conn *s = c;
-    if (prepare_insert(s, 1, &s->insert, err, errlen) || prepare_insert(s, ROWS_PER_INSERT, &s->insert_n, err, errlen))
+    if (prepare_insert(s, 1, &s->insert, err, errlen) || prepare_insert(s, ROWS_PER_INSERT, &s->insert_n, err, errlen) ||
+        prepare_once(s, "BEGIN IMMEDIATE", &s->begin, err, errlen) || prepare_once(s, "COMMIT", &s->commit, err, errlen) ||
+        prepare_once(s, "ROLLBACK", &s->rollback, err, errlen))
         return -1;
-    if (sq_exec(s, "BEGIN IMMEDIATE", err, errlen)) return -1;
+    if (step_done(s, s->begin, err, errlen)) return -1;
     for (size_t i = 0; i < n;) {
         bool many = n - i >= ROWS_PER_INSERT;
         sqlite3_stmt *st = many ? s->insert_n : s->insert;
         int k = many ? ROWS_PER_INSERT : 1;
         for (int j = 0; j < k; j++) bind_row(st, j * N_COLS, &rows[i + (size_t)j]);
+        /* every parameter is bound for every row: no sqlite3_clear_bindings */
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
         if (rc != SQLITE_DONE) {
             snprintf(err, errlen, "%s: insert: %s", s->path, sqlite3_errmsg(s->db));
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            sq_rollback(s);
             return -1;
         }
         i += (size_t)k;
     }
-    if (sq_exec(s, "COMMIT", err, errlen)) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (step_done(s, s->commit, err, errlen)) {
+        sq_rollback(s);
         return -1;
     }
     return 0;

@@ -80,9 +80,71 @@ static void test_sqlite_schema(void **state) {
     assert_string_equal(buf, "wal");
     /* one column per hr_log_row field + id */
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM pragma_table_info('requests')"), 19);
-    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN "
-                                 "('requests_ts','requests_tier')"),
-                     2);
+    /* one index (ts_ms, for time ranges and order); id is the rowid, no
+     * AUTOINCREMENT (no sqlite_sequence table written per insert) */
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name LIKE 'requests_%'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='requests_ts'"), 1);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='sqlite_sequence'"), 0);
+    sqlite3_close(db);
+}
+
+typedef struct id_ctx {
+    long n;
+    int64_t last_id;
+    bool increasing;
+} id_ctx;
+
+static int id_row(const hr_log_row *r, int64_t id, void *ud) {
+    check_row(r);
+    id_ctx *c = ud;
+    if (id <= c->last_id) c->increasing = false;
+    c->last_id = id;
+    c->n++;
+    return 0;
+}
+
+/* A log created by an earlier build (AUTOINCREMENT id, index on tier) is
+ * used as it is: no migration, rows written and read back, ids growing. */
+static void test_sqlite_earlier_schema(void **state) {
+    (void)state;
+    fresh_log();
+    sqlite3 *db = raw_open();
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA journal_mode=WAL;"
+                                  "CREATE TABLE requests ("
+                                  " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                  " ts_ms INTEGER NOT NULL,"
+                                  " request_id TEXT, tier TEXT NOT NULL DEFAULT '', model TEXT, strategy TEXT,"
+                                  " reason TEXT, forced INTEGER NOT NULL DEFAULT 0, stream INTEGER NOT NULL DEFAULT 0,"
+                                  " route_us REAL, latency_ms REAL, ttft_ms REAL,"
+                                  " prompt_tokens INTEGER, completion_tokens INTEGER,"
+                                  " status INTEGER NOT NULL DEFAULT 0,"
+                                  " error TEXT, prompt TEXT, attempts_json TEXT, label TEXT);"
+                                  "CREATE INDEX requests_ts ON requests(ts_ms);"
+                                  "CREATE INDEX requests_tier ON requests(tier);"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    hr_store *s = open_log(NULL);
+    write_gen(s, 0, 0, 40);
+    hr_store_close(s);
+    s = open_log(NULL);
+    write_gen(s, 0, 40, 57);
+    hr_store_flush(s);
+    id_ctx c = {.increasing = true};
+    hr_store_query q = {0};
+    char err[256] = "";
+    assert_int_equal(hr_store_query_rows(s, &q, id_row, &c, err, sizeof err), 57);
+    assert_true(c.increasing);
+    assert_int_equal(c.n, 57);
+    hr_store_close(s);
+
+    db = raw_open();
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='requests_tier'"), 1);
+    assert_int_equal(raw_int(db, "SELECT seq FROM sqlite_sequence WHERE name='requests'"), 57);
     sqlite3_close(db);
 }
 
@@ -177,6 +239,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         STORE_COMMON_TESTS(setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_earlier_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_refuses_newer_and_foreign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_crash_mid_batch, setup, teardown),
     };
