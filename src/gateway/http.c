@@ -1,7 +1,9 @@
-/* The gateway's HTTP/1.1 server (http.h): a connection is a bufferevent and
- * at most one request being read or answered; the request's head is copied
- * once and its header names and values point into that copy; a reply's head
- * is written in one piece. */
+/* The gateway's HTTP/1.1 server (http.h): a connection is a socket with an
+ * input and an output evbuffer and at most one request being read or
+ * answered; the request's head is copied once and its header names and values
+ * point into that copy; a reply's head is written in one piece. Replies are
+ * written at once (core/evio.h says why not bufferevents); a write event is
+ * armed only while the kernel's send buffer is full. */
 #include "gateway/http.h"
 
 #include <netinet/in.h>
@@ -17,11 +19,11 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "core/buf.h"
+#include "core/evio.h"
 
 #define MAX_CHUNK_LINE 1024     /* chunk-size line with extensions */
 #define MAX_PARAMS 64           /* query parameters looked at */
@@ -37,6 +39,8 @@ struct hr_http_server {
     hr_http_handler handler;
     void *arg;
     conn *conns;
+    struct timeval tmo_tv;
+    const struct timeval *tmo; /* tmo_tv as a libevent common timeout (O(1) re-arming) */
     time_t date_t;
     char date[40];
 };
@@ -69,14 +73,21 @@ struct hr_http_req {
 
 struct conn {
     hr_http_server *s;
-    struct bufferevent *bev;
+    evutil_socket_t fd;
+    struct evbuffer *in, *out;
+    struct event *rev;    /* persistent read event with the idle timeout */
+    struct event *wev;    /* armed while output waits for the socket */
     conn *prev, *next;
     hr_http_req *req;
-    struct event *resume; /* pipelined input waiting after an answer made outside the read callback */
+    struct event *resume; /* pipelined input waiting after an answer made outside the read callback,
+                           * or the close of a connection whose write failed (dead) */
     hr_buf scratch;       /* the reply head being written */
     bool closing;         /* close once the output is flushed */
     bool in_process;
     bool read_eof;        /* the client half-closed while its request is answered */
+    bool reading;         /* rev is added */
+    bool writing;         /* wev is added */
+    bool dead;            /* a write failed: closed from the loop (resume) */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -175,14 +186,55 @@ static void conn_free(conn *c) {
         } /* else: the handler answers it later; that frees it */
     }
     if (c->resume) event_free(c->resume);
-    bufferevent_free(c->bev);
+    event_free(c->rev);
+    event_free(c->wev);
+    evbuffer_free(c->in);
+    evbuffer_free(c->out);
+    evutil_closesocket(c->fd);
     hr_buf_free(&c->scratch);
     free(c);
 }
 
 static void process(conn *c);
 
-static void resume_cb(evutil_socket_t fd, short what, void *arg) { process(arg); }
+static void resume_cb(evutil_socket_t fd, short what, void *arg) {
+    conn *c = arg;
+    if (c->dead) conn_free(c);
+    else process(c);
+}
+
+static void resume_later(conn *c) {
+    if (!c->resume) c->resume = event_new(c->s->base, -1, 0, resume_cb, c);
+    event_active(c->resume, EV_READ, 0);
+}
+
+static void want_read(conn *c, bool on) {
+    if (on == c->reading) return;
+    c->reading = on;
+    if (on) event_add(c->rev, c->s->tmo);
+    else event_del(c->rev);
+}
+
+/* Writes the output now; what the socket does not take waits for the write
+ * event. A broken connection is closed from the loop, not from here (the
+ * caller may be the handler, with the connection on its stack). */
+static void flush(conn *c) {
+    if (c->dead) {
+        evbuffer_drain(c->out, evbuffer_get_length(c->out));
+        return;
+    }
+    if (hr_evio_flush(c->fd, c->out) < 0) {
+        c->dead = c->closing = true;
+        evbuffer_drain(c->out, evbuffer_get_length(c->out));
+        want_read(c, false);
+        resume_later(c);
+        return;
+    }
+    if (evbuffer_get_length(c->out) && !c->writing) {
+        c->writing = true;
+        event_add(c->wev, c->s->tmo);
+    }
+}
 
 /* The current request is over (answered): the next one may be read. */
 static void req_done(hr_http_req *r) {
@@ -190,17 +242,16 @@ static void req_done(hr_http_req *r) {
     req_free(r);
     if (!c) return;
     c->req = NULL;
+    flush(c);
     if (!c->closing && c->read_eof) c->closing = true;
     if (c->closing) {
-        bufferevent_disable(c->bev, EV_READ);
-        if (!evbuffer_get_length(bufferevent_get_output(c->bev))) conn_free(c);
-        return; /* write_cb closes it once flushed */
+        want_read(c, false);
+        /* else process(), the write event or resume (dead) closes it */
+        if (!c->in_process && !c->dead && !evbuffer_get_length(c->out)) conn_free(c);
+        return;
     }
-    bufferevent_enable(c->bev, EV_READ);
-    if (!c->in_process && evbuffer_get_length(bufferevent_get_input(c->bev))) {
-        if (!c->resume) c->resume = event_new(c->s->base, -1, 0, resume_cb, c);
-        event_active(c->resume, EV_READ, 0);
-    }
+    want_read(c, true);
+    if (!c->in_process && evbuffer_get_length(c->in)) resume_later(c);
 }
 
 /* Answers a request the handler never saw (framing errors) and closes. */
@@ -221,14 +272,15 @@ static void reply_error(conn *c, int status, const char *msg) {
     put_uint(b, (unsigned)n);
     hr_buf_puts(b, "\r\n\r\n");
     hr_buf_append(b, body, (size_t)n);
-    evbuffer_add(bufferevent_get_output(c->bev), b->data, b->len);
+    evbuffer_add(c->out, b->data, b->len);
     c->closing = true;
-    bufferevent_disable(c->bev, EV_READ);
+    want_read(c, false);
     if (c->req) {
         c->req->c = NULL;
         req_free(c->req);
         c->req = NULL;
     }
+    flush(c);
 }
 
 /* ---- reading a request ------------------------------------------------------ */
@@ -393,7 +445,7 @@ static void take_body(hr_http_req *r, struct evbuffer *in) {
 /* Advances the request being read. 1: complete, 0: need more bytes, -1: an
  * error was answered (the connection closes). */
 static int read_request(conn *c, hr_http_req *r) {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *in = c->in;
     const hr_http_limits *lim = &c->s->lim;
     char line[MAX_CHUNK_LINE + 1];
     for (;;) {
@@ -435,8 +487,10 @@ static int read_request(conn *c, hr_http_req *r) {
             if (r->state != R_PENDING) {
                 hr_buf_init(&r->body, lim->max_body);
                 const char *ex = hr_http_req_header(r, "expect");
-                if (ex && r->minor >= 1 && !strcasecmp(ex, "100-continue") && !evbuffer_get_length(in))
-                    evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                if (ex && r->minor >= 1 && !strcasecmp(ex, "100-continue") && !evbuffer_get_length(in)) {
+                    evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                    flush(c);
+                }
             }
             break;
         }
@@ -506,7 +560,7 @@ static void process(conn *c) {
     if (c->in_process) return;
     c->in_process = true;
     hr_http_server *s = c->s;
-    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *in = c->in;
     while (!c->closing) {
         if (!c->req) {
             if (!evbuffer_get_length(in)) break;
@@ -516,39 +570,53 @@ static void process(conn *c) {
         }
         hr_http_req *r = c->req;
         if (r->state >= R_PENDING) { /* being answered: read ahead only so far */
-            if (evbuffer_get_length(in) > MAX_PIPELINED) bufferevent_disable(c->bev, EV_READ);
+            if (evbuffer_get_length(in) > MAX_PIPELINED) want_read(c, false);
             break;
         }
         if (read_request(c, r) <= 0) break;
         s->handler(r, s->arg); /* may answer (and end r) before returning */
     }
     c->in_process = false;
-    if (c->closing && !c->req && !evbuffer_get_length(bufferevent_get_output(c->bev))) conn_free(c);
+    if (c->closing && !c->req && !c->dead && !evbuffer_get_length(c->out)) conn_free(c);
 }
 
-static void read_cb(struct bufferevent *bev, void *arg) { process(arg); }
-
-static void write_cb(struct bufferevent *bev, void *arg) {
-    conn *c = arg;
-    if (c->closing && !c->req && !evbuffer_get_length(bufferevent_get_output(bev))) conn_free(c);
-}
-
-static void event_cb(struct bufferevent *bev, short what, void *arg) {
+static void read_cb(evutil_socket_t fd, short what, void *arg) {
     conn *c = arg;
     hr_http_req *r = c->req;
-    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && r && r->state >= R_PENDING) {
-        /* a quiet client while its answer is worked on (a long stream) is fine:
-         * keep the read timeout armed (re-arming it per request costs more) */
-        bufferevent_enable(bev, EV_READ);
+    if (what & EV_TIMEOUT) {
+        /* a quiet client while its answer is worked on (a long stream) is
+         * fine: the persistent event stays armed */
+        if (!(r && r->state >= R_PENDING)) conn_free(c);
         return;
     }
-    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && r && r->state >= R_PENDING && !r->on_close) {
+    ssize_t n = hr_evio_read(fd, c->in);
+    if (n > 0) {
+        process(c); /* may free c */
+        return;
+    }
+    if (n == -2) return;
+    if (n == 0 && r && r->state >= R_PENDING && !r->on_close) {
         /* half-close: the answer can still be written */
         c->read_eof = true;
-        bufferevent_disable(bev, EV_READ);
+        want_read(c, false);
         return;
     }
-    conn_free(c); /* gone, broken or timed out */
+    conn_free(c); /* gone or broken */
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg) {
+    conn *c = arg;
+    c->writing = false;
+    if ((what & EV_TIMEOUT) || hr_evio_flush(fd, c->out) < 0) {
+        conn_free(c); /* the client stopped reading, or is gone */
+        return;
+    }
+    if (evbuffer_get_length(c->out)) {
+        c->writing = true;
+        event_add(c->wev, c->s->tmo);
+    } else if (c->closing && !c->req) {
+        conn_free(c);
+    }
 }
 
 static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg) {
@@ -557,8 +625,16 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     conn *c = hr_xcalloc(1, sizeof *c);
     c->s = s;
-    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
+    c->fd = fd;
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    c->wev = event_new(s->base, fd, EV_WRITE, write_cb, c);
+    if (!c->in || !c->out || !c->rev || !c->wev) {
+        if (c->in) evbuffer_free(c->in);
+        if (c->out) evbuffer_free(c->out);
+        if (c->rev) event_free(c->rev);
+        if (c->wev) event_free(c->wev);
         close(fd);
         free(c);
         return;
@@ -567,10 +643,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
-    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    struct timeval tv = tv_of(s->lim.timeout_s);
-    bufferevent_set_timeouts(c->bev, &tv, &tv);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    want_read(c, true);
 }
 
 hr_http_server *hr_http_server_create(struct event_base *base, int listen_fd, const hr_http_limits *limits,
@@ -582,6 +655,9 @@ hr_http_server *hr_http_server_create(struct event_base *base, int listen_fd, co
     if (s->lim.timeout_s <= 0) s->lim.timeout_s = 600;
     s->handler = handler;
     s->arg = arg;
+    s->tmo_tv = tv_of(s->lim.timeout_s);
+    s->tmo = event_base_init_common_timeout(base, &s->tmo_tv);
+    if (!s->tmo) s->tmo = &s->tmo_tv;
     s->lis = evconnlistener_new(base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
     if (!s->lis) {
         snprintf(err, errlen, "cannot accept on the listening socket");
@@ -736,7 +812,7 @@ static void write_head(hr_http_req *r, int status, long long content_length) {
     hr_buf_append(b, "\r\n", 2);
     if (r->out.len) hr_buf_append(b, r->out.data, r->out.len);
     hr_buf_append(b, "\r\n", 2);
-    evbuffer_add(bufferevent_get_output(c->bev), b->data, b->len);
+    evbuffer_add(c->out, b->data, b->len);
     if (!r->keep_alive) c->closing = true;
 }
 
@@ -750,7 +826,7 @@ static void send_any(hr_http_req *r, int status, const void *body, size_t len, i
     }
     if (r->c && r->state == R_PENDING) {
         write_head(r, status, (long long)len);
-        struct evbuffer *out = bufferevent_get_output(r->c->bev);
+        struct evbuffer *out = r->c->out;
         if (r->method != HR_HTTP_HEAD && len) {
             if (mode == 0 || (mode == 1 && len < COPY_BELOW)) evbuffer_add(out, body, len);
             else evbuffer_add_reference(out, body, len, mode == 1 ? free_cb : NULL, NULL);
@@ -770,12 +846,15 @@ void hr_http_send_static(hr_http_req *r, int status, const void *body, size_t le
 void hr_http_stream_start(hr_http_req *r, int status) {
     if (r->state != R_PENDING) return;
     r->state = R_STREAM;
-    if (r->c) write_head(r, status, -1);
+    if (r->c) {
+        write_head(r, status, -1);
+        flush(r->c);
+    }
 }
 
 void hr_http_stream_write(hr_http_req *r, const void *data, size_t len) {
     if (!r->c || r->state != R_STREAM || !len || r->method == HR_HTTP_HEAD) return;
-    struct evbuffer *out = bufferevent_get_output(r->c->bev);
+    struct evbuffer *out = r->c->out;
     if (r->chunked_out) {
         char sz[24];
         int n = snprintf(sz, sizeof sz, "%zx\r\n", len);
@@ -785,11 +864,12 @@ void hr_http_stream_write(hr_http_req *r, const void *data, size_t len) {
     } else {
         evbuffer_add(out, data, len);
     }
+    flush(r->c);
 }
 
 void hr_http_stream_end(hr_http_req *r) {
     if (r->in_close_cb) return;
     if (r->c && r->state == R_STREAM && r->chunked_out && r->method != HR_HTTP_HEAD)
-        evbuffer_add(bufferevent_get_output(r->c->bev), "0\r\n\r\n", 5);
+        evbuffer_add(r->c->out, "0\r\n\r\n", 5);
     req_done(r);
 }

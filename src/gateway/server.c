@@ -20,8 +20,7 @@
 
 static void dispatch(hr_http_req *req, void *arg) {
     hr_worker *w = arg;
-    char path[256];
-    snprintf(path, sizeof path, "%s", hr_http_req_path(req));
+    const char *path = hr_http_req_path(req);
     hr_http_method cmd = hr_http_req_method(req);
     bool get = cmd == HR_HTTP_GET || cmd == HR_HTTP_HEAD;
     bool post = cmd == HR_HTTP_POST;
@@ -57,15 +56,15 @@ static void dispatch(hr_http_req *req, void *arg) {
         if (!get) goto method;
         if (hr_check_auth(w->gw, req)) hr_handle_dash_cost(w, req);
     } else if (!strncmp(path, "/v1/", 4)) {
-        hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %s", path);
+        hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %.255s", path);
     } else if (get && w->gw->cfg->ui) {
         hr_handle_ui(w, req, path);
     } else {
-        hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %s", path);
+        hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %.255s", path);
     }
     return;
 method:
-    hr_send_error(req, 405, "invalid_request_error", "method_not_allowed", NULL, "Method not allowed for %s", path);
+    hr_send_error(req, 405, "invalid_request_error", "method_not_allowed", NULL, "Method not allowed for %.255s", path);
 }
 
 static evutil_socket_t listen_socket(const char *host, int port, char *err, size_t errlen) {

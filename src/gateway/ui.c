@@ -47,7 +47,7 @@ static void send_bytes(hr_http_req *req, const char *type, const void *data, siz
 
 void hr_handle_ui(hr_worker *w, hr_http_req *req, const char *path) {
     if (path[0] != '/') {
-        hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %s", path);
+        hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %.255s", path);
         return;
     }
     bool page = !strcmp(path, "/") || !strcmp(path, "/index.html");
@@ -64,5 +64,5 @@ void hr_handle_ui(hr_worker *w, hr_http_req *req, const char *path) {
             return;
         }
     }
-    hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %s", path);
+    hr_send_error(req, 404, "invalid_request_error", "unknown_url", NULL, "Unknown request URL: %.255s", path);
 }

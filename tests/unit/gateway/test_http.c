@@ -3,11 +3,15 @@
  * later from the loop), Content-Length and chunked bodies, 100-continue,
  * HTTP/1.0, HEAD, streaming, query decoding, the client-gone callback, and
  * malformed or oversized input (request line, headers, folding, chunk
- * sizes, framing conflicts, body limits, input arriving a byte at a time). */
+ * sizes, framing conflicts, body limits, input arriving a byte at a time);
+ * replies larger than the socket buffer to a client that reads late (the
+ * write event path), and a stream to a client that reset the connection
+ * (the write error path). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -44,6 +48,32 @@ static void later_cb(evutil_socket_t fd, short what, void *arg) {
 
 static void on_close(hr_http_req *r, void *arg) { atomic_fetch_add(&closed_calls, 1); }
 
+#define BIG_LEN (8u << 20)
+static atomic_int flood_done;
+
+/* /flood: a stream written from the loop, 32 KiB every millisecond, 400
+ * times, whatever happens to the client; then ended */
+typedef struct flood {
+    hr_http_req *r;
+    int left;
+    struct event *ev;
+} flood;
+
+static void flood_cb(evutil_socket_t fd, short what, void *arg) {
+    flood *f = arg;
+    static char chunk[32768];
+    memset(chunk, 'f', sizeof chunk);
+    if (f->left-- > 0) {
+        hr_http_stream_write(f->r, chunk, sizeof chunk);
+        event_add(f->ev, &(struct timeval){0, 1000});
+        return;
+    }
+    hr_http_stream_end(f->r);
+    event_free(f->ev);
+    free(f);
+    atomic_fetch_add(&flood_done, 1);
+}
+
 static void handler(hr_http_req *r, void *arg) {
     const char *path = hr_http_req_path(r);
     if (!strcmp(path, "/later")) {
@@ -52,6 +82,21 @@ static void handler(hr_http_req *r, void *arg) {
     }
     if (!strcmp(path, "/hold")) {
         hr_http_req_on_close(r, on_close, NULL);
+        return;
+    }
+    if (!strcmp(path, "/big")) {
+        char *body = malloc(BIG_LEN);
+        for (size_t i = 0; i < BIG_LEN; i++) body[i] = (char)('a' + i % 26);
+        hr_http_send_take(r, 200, body, BIG_LEN);
+        return;
+    }
+    if (!strcmp(path, "/flood")) {
+        flood *f = calloc(1, sizeof *f);
+        f->r = r;
+        f->left = 400;
+        f->ev = evtimer_new(base, flood_cb, f);
+        hr_http_stream_start(r, 200);
+        event_add(f->ev, &(struct timeval){0, 1000});
         return;
     }
     if (!strcmp(path, "/stream")) {
@@ -83,6 +128,7 @@ static void *loop_main(void *arg) {
 }
 
 static int setup(void **state) {
+    signal(SIGPIPE, SIG_IGN); /* as serve does: a write to a reset client is an error, not a signal */
     evthread_use_pthreads();
     base = event_base_new();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -386,6 +432,60 @@ static void test_client_gone(void **state) {
     assert_int_equal(atomic_load(&closed_calls), before + 1);
 }
 
+/* 8 MiB cannot go out in one write: the rest waits for the write event while
+ * the client sleeps, arrives complete and in order, and the connection stays
+ * usable. */
+static void test_big_reply_late_reader(void **state) {
+    int fd = client();
+    inlen = 0;
+    inbuf[0] = 0;
+    send_str(fd, "GET /big HTTP/1.1\r\n\r\n");
+    usleep(200000);
+    char *e;
+    while (!(e = strstr(inbuf, "\r\n\r\n"))) assert_true(fill(fd));
+    assert_non_null(strstr(inbuf, "Content-Length: 8388608\r\n"));
+    consume((size_t)(e + 4 - inbuf));
+    size_t got = 0;
+    bool ok = true;
+    for (;;) {
+        for (size_t i = 0; i < inlen && got < BIG_LEN; i++, got++)
+            if (inbuf[i] != (char)('a' + got % 26)) ok = false;
+        inlen = 0;
+        inbuf[0] = 0;
+        if (got == BIG_LEN) break;
+        assert_true(fill(fd));
+    }
+    assert_true(ok);
+    send_str(fd, "GET /echo?a=2 HTTP/1.1\r\n\r\n");
+    resp r;
+    assert_true(read_resp(fd, &r));
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "|/echo|2|"));
+    close(fd);
+}
+
+/* The client half-closes (its request is answered anyway), reads the head,
+ * then resets the connection: the server's next writes fail, the connection
+ * is closed from the loop, later writes are ignored, and the handler still
+ * ends its request (ASan: no use after free, no leak). */
+static void test_stream_to_reset_client(void **state) {
+    int before = atomic_load(&flood_done);
+    int fd = client();
+    inlen = 0;
+    inbuf[0] = 0;
+    send_str(fd, "GET /flood HTTP/1.1\r\n\r\n");
+    shutdown(fd, SHUT_WR);
+    while (!strstr(inbuf, "\r\n\r\n")) assert_true(fill(fd));
+    usleep(20000);
+    struct linger lg = {1, 0}; /* close with RST */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    for (int i = 0; i < 400 && atomic_load(&flood_done) == before; i++) usleep(5000);
+    assert_int_equal(atomic_load(&flood_done), before + 1);
+    resp r = one("GET /echo?a=3 HTTP/1.1\r\n\r\n");
+    assert_int_equal(r.status, 200);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_alive_and_headers),
@@ -398,6 +498,8 @@ int main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_chunked_over_limit),
         cmocka_unit_test(test_client_gone),
+        cmocka_unit_test(test_big_reply_late_reader),
+        cmocka_unit_test(test_stream_to_reset_client),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
