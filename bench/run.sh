@@ -4,6 +4,7 @@
 # Sections: gateway router classifier store tokenizer kernels engine grammar embedded
 # (default: all). Each section is a separate program or script printing
 # markdown; a section that fails is reported as such, the rest still run.
+# Only the sections run are replaced in docs/BENCHMARKS.md (see the end).
 set -uo pipefail
 BUILD=${1:-build}
 shift || true
@@ -17,7 +18,7 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
   echo "# Benchmarks"
   echo
-  echo "Written by \`make bench\` ($(date -u +%Y-%m-%d) UTC) on: ${cpu:-unknown CPU}, $(nproc) cores,"
+  echo "Written by \`make bench\` (each section says when it ran) on: ${cpu:-unknown CPU}, $(nproc) cores,"
   echo "$(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr). These machines are shared and noisy:"
   echo "compare rows measured in the same run (each table is one run), not runs with each other."
   echo
@@ -34,6 +35,7 @@ title() {
 run() { # name command...
   local name=$1; shift
   echo "bench: $name ..." >&2
+  echo "_Measured $(date -u '+%Y-%m-%d %H:%M') UTC, load average $(cut -d' ' -f1 /proc/loadavg) at the start._" > "$tmp/$name.when"
   if "$@" > "$tmp/$name.raw" 2> "$tmp/$name.err"; then
     # every section starts with a level-3 heading
     if head -1 "$tmp/$name.raw" | grep -q '^### '; then
@@ -61,8 +63,36 @@ for s in $SECTIONS; do
   esac
 done
 
-cat "$tmp/head.md" > "$OUT"
+# Each section sits between <!-- bench:NAME --> markers, followed by
+# bench/notes/NAME.md when that exists (the analysis written by hand, kept
+# apart so a re-run does not erase it). A run of some sections replaces only
+# those; the others keep what the file had.
 for s in $SECTIONS; do
-  [ -f "$tmp/$s.md" ] && { cat "$tmp/$s.md"; echo; } >> "$OUT"
+  if [ -f "$tmp/$s.md" ] && [ -f "bench/notes/$s.md" ]; then
+    { echo; cat "bench/notes/$s.md"; } >> "$tmp/$s.md"
+  fi
 done
+python3 - "$OUT" "$tmp" $SECTIONS <<'PY'
+import os, re, sys
+out, tmp, ran = sys.argv[1], sys.argv[2], sys.argv[3:]
+order = "gateway router classifier store tokenizer kernels grammar engine embedded".split()
+old = {}
+if os.path.exists(out):
+    text = open(out, encoding="utf-8").read()
+    for m in re.finditer(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", text, re.S):
+        old[m.group(1)] = m.group(2)
+new = {}
+for s in ran:
+    f = os.path.join(tmp, s + ".md")
+    if os.path.exists(f):
+        body = open(f, encoding="utf-8").read().rstrip("\n").split("\n")
+    when = open(os.path.join(tmp, s + ".when"), encoding="utf-8").read().strip()
+    new[s] = "\n".join(body[:1] + ["", when] + body[1:]) + "\n\n"
+parts = [open(os.path.join(tmp, "head.md"), encoding="utf-8").read()]
+for s in order + sorted(set(old) - set(order)):
+    body = new.get(s, old.get(s))
+    if body is not None:
+        parts.append("<!-- bench:%s -->\n%s<!-- /bench:%s -->\n" % (s, body, s))
+open(out, "w", encoding="utf-8").write("\n".join(parts))
+PY
 echo "bench: wrote $OUT" >&2
