@@ -1,7 +1,7 @@
 /* Transport: one HTTP request to an upstream, driven by the caller's loop.
  *
  * Two implementations behind one interface:
- *  - transport_h1.c: a small HTTP/1.1 client on libevent bufferevents, with
+ *  - transport_h1.c: a small HTTP/1.1 client on libevent events and evbuffers, with
  *    keep-alive connection pools per loop and origin, for http:// URLs. The
  *    gateway's hot path: libcurl spent ~100k instructions per proxied request
  *    (callgrind), about half the gateway's cost, against ~25k for the whole of

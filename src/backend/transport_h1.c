@@ -1,4 +1,5 @@
-/* A small HTTP/1.1 client for http:// upstreams on libevent bufferevents.
+/* A small HTTP/1.1 client for http:// upstreams on libevent events and
+ * evbuffers (no bufferevents: core/evio.h says why).
  *
  * Per loop and origin (host:port) a pool of keep-alive connections; one
  * request in flight per connection. The origin's address is resolved once
@@ -8,7 +9,14 @@
  * Content-Length, chunked, or until close), with hard caps on line and header
  * sizes. A request that fails on a reused connection before any byte of the
  * answer arrived is retried once on a new connection (the server may have
- * closed an idle connection at the same moment). */
+ * closed an idle connection at the same moment).
+ *
+ * I/O: a connection has one persistent read event, added when it is opened
+ * and kept until it is closed, in flight and parked alike; its timeout is the
+ * connect timeout, then the idle timeout (a common timeout: O(1) to move). A
+ * request is written at once (writev); the write event is armed only while
+ * connecting or when the socket's send buffer is full. So a request on a
+ * kept-alive connection costs a write and a read, and no epoll_ctl. */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -18,13 +26,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "backend/transport.h"
 #include "core/buf.h"
+#include "core/evio.h"
 
 #define MAX_LINE 16384          /* status line, header line, chunk-size line */
 #define MAX_HEADER_BYTES 65536
@@ -52,11 +61,16 @@ struct h1_origin {
 
 struct h1_conn {
     h1_origin *o;
-    struct bufferevent *bev;
-    hr_xfer *x;       /* the transfer using it, or NULL when idle */
-    h1_conn *next;    /* idle list */
-    int served;       /* answers completed on this connection */
-    long timeout_ms;  /* read/write timeouts now set (idle timeout of the transfers) */
+    evutil_socket_t fd;
+    struct evbuffer *in, *out;
+    struct event *rev; /* EV_READ|EV_PERSIST, added for the connection's whole life; timeout: connect, then idle */
+    struct event *wev; /* EV_WRITE|EV_PERSIST, added while connecting and while request bytes wait */
+    hr_xfer *x;        /* the transfer using it, or NULL when idle */
+    h1_conn *next;     /* idle list */
+    int served;        /* answers completed on this connection */
+    int werr;          /* a write error found outside the loop, reported from wev */
+    long timeout_ms;   /* rev's timeout now (-1: none yet) */
+    struct timeval tv; /* the same as libevent's (common) timeout */
     bool connected;
 };
 
@@ -84,8 +98,24 @@ struct hr_xfer {
 
 static void conn_free(h1_conn *c) {
     if (!c) return;
-    bufferevent_free(c->bev);
+    if (c->rev) event_free(c->rev);
+    if (c->wev) event_free(c->wev);
+    if (c->in) evbuffer_free(c->in);
+    if (c->out) evbuffer_free(c->out);
+    if (c->fd >= 0) close(c->fd);
     free(c);
+}
+
+/* (Re)starts the read event's timeout: the first call adds the event, later
+ * ones only move its timeout (no system call). */
+static void conn_arm(h1_conn *c, long ms) {
+    if (ms != c->timeout_ms) {
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        const struct timeval *common = event_base_init_common_timeout(c->o->st->base, &tv);
+        c->tv = common ? *common : tv;
+        c->timeout_ms = ms;
+    }
+    event_add(c->rev, &c->tv);
 }
 
 static void idle_remove(h1_conn *c) {
@@ -98,28 +128,18 @@ static void idle_remove(h1_conn *c) {
         }
 }
 
-/* An idle connection that becomes readable was closed (or spoke out of turn). */
-static void idle_event(struct bufferevent *bev, short what, void *arg) {
-    h1_conn *c = arg;
-    idle_remove(c);
-    conn_free(c);
-}
-static void idle_read(struct bufferevent *bev, void *arg) { idle_event(bev, 0, arg); }
-
 static void conn_park(h1_conn *c) {
     h1_origin *o = c->o;
     c->x = NULL;
     /* not reusable with unread input, or with request bytes still unsent (the
      * server answered before reading everything) */
-    if (o->n_idle >= MAX_IDLE_PER_ORIGIN || evbuffer_get_length(bufferevent_get_input(c->bev)) ||
-        evbuffer_get_length(bufferevent_get_output(c->bev))) {
+    if (o->n_idle >= MAX_IDLE_PER_ORIGIN || c->werr || evbuffer_get_length(c->in) || evbuffer_get_length(c->out)) {
         conn_free(c);
         return;
     }
-    /* the transfer's idle timeout stays armed: a parked connection idle that
-     * long is closed (idle_event), and reuse need not set it again */
-    bufferevent_setcb(c->bev, idle_read, NULL, idle_event, c);
-    bufferevent_enable(c->bev, EV_READ);
+    /* the read event stays added with the transfer's idle timeout: a parked
+     * connection that becomes readable (closed by the server, or it spoke out
+     * of turn) or stays idle that long is closed (on_readable) */
     c->next = o->idle;
     o->idle = c;
     o->n_idle++;
@@ -231,7 +251,7 @@ static int deliver(hr_xfer *x, struct evbuffer *in, size_t n) {
 /* Runs the parser over what has arrived. Returns 1 when the transfer ended
  * (x is freed), 0 to wait for more bytes. */
 static int parse(hr_xfer *x) {
-    struct evbuffer *in = bufferevent_get_input(x->conn->bev);
+    struct evbuffer *in = x->conn->in;
     char line[MAX_LINE + 1];
     int r;
     for (;;) {
@@ -343,45 +363,12 @@ aborted:
 static void send_request(hr_xfer *x);
 static int connect_new(hr_xfer *x, char *msg, size_t msglen);
 
-static void on_read(struct bufferevent *bev, void *arg) {
-    hr_xfer *x = ((h1_conn *)arg)->x;
-    if (!x) return;
-    x->got_bytes = true;
-    parse(x);
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg) {
-    h1_conn *c = arg;
-    hr_xfer *x = c->x;
-    if (!x) return;
-    if (what & BEV_EVENT_CONNECTED) {
-        c->connected = true;
-        int one = 1;
-        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct timeval idle = {x->idle_timeout_ms / 1000, (x->idle_timeout_ms % 1000) * 1000};
-        bufferevent_set_timeouts(bev, &idle, &idle);
-        c->timeout_ms = x->idle_timeout_ms;
-        return;
-    }
-    if (what & BEV_EVENT_TIMEOUT) {
-        finish(x, c->connected ? HR_XFER_TIMEOUT : HR_XFER_CONNECT_TIMEOUT,
-               c->connected ? "upstream stopped sending (idle timeout)" : "connection timed out");
-        return;
-    }
-    if (!c->connected) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "could not connect to %s:%d: %s", x->o->host, x->o->port,
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        finish(x, HR_XFER_CONNECT, msg);
-        return;
-    }
-    /* EOF or error on an established connection */
-    if (x->state == S_BODY_CLOSE && (what & BEV_EVENT_EOF)) {
-        parse(x); /* anything left */
-        if (c->x == x) {
-            x->state = S_DONE;
-            finish(x, HR_XFER_OK, "ok");
-        }
+/* The established connection broke: EOF (the server closed it) or an error. */
+static void conn_broken(h1_conn *c, hr_xfer *x, bool eof) {
+    if (x->state == S_BODY_CLOSE && eof) {
+        if (evbuffer_get_length(c->in) && parse(x)) return; /* anything left */
+        x->state = S_DONE;
+        finish(x, HR_XFER_OK, "ok");
         return;
     }
     if (!x->got_bytes && c->served > 0 && !x->retried) {
@@ -393,7 +380,83 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
         if (connect_new(x, msg, sizeof msg) < 0) finish(x, HR_XFER_CONNECT, msg);
         return;
     }
-    finish(x, HR_XFER_IO, what & BEV_EVENT_EOF ? "upstream closed the connection" : "connection error");
+    finish(x, HR_XFER_IO, eof ? "upstream closed the connection" : "connection error");
+}
+
+static void conn_connected(h1_conn *c, hr_xfer *x) {
+    c->connected = true;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn_arm(c, x->idle_timeout_ms);
+}
+
+/* Writes what the socket takes now; the write event waits for the rest. An
+ * error is reported from the loop (wev), never from here: this runs inside
+ * hr_xfer_start too. */
+static void conn_flush(h1_conn *c) {
+    if (hr_evio_flush(c->fd, c->out) < 0) {
+        c->werr = errno ? errno : EIO;
+        event_active(c->wev, EV_WRITE, 0);
+    } else if (evbuffer_get_length(c->out)) {
+        event_add(c->wev, NULL);
+    }
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg) {
+    h1_conn *c = arg;
+    hr_xfer *x = c->x;
+    if (!x) { /* parked: closed by the server, out of turn, or idle too long */
+        if (!(what & EV_TIMEOUT) && hr_evio_read(fd, c->in) == -2) return;
+        idle_remove(c);
+        conn_free(c);
+        return;
+    }
+    if (what & EV_TIMEOUT) {
+        finish(x, c->connected ? HR_XFER_TIMEOUT : HR_XFER_CONNECT_TIMEOUT,
+               c->connected ? "upstream stopped sending (idle timeout)" : "connection timed out");
+        return;
+    }
+    if (!c->connected) return; /* wev (active too on an error) tells how the connect ended */
+    ssize_t n = hr_evio_read(fd, c->in);
+    if (n > 0) {
+        x->got_bytes = true;
+        parse(x); /* may end x and free or park c: neither is touched after */
+        return;
+    }
+    if (n == -2) return;
+    conn_broken(c, x, n == 0);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg) {
+    h1_conn *c = arg;
+    hr_xfer *x = c->x;
+    if (!x) { /* parked connections have nothing to write */
+        idle_remove(c);
+        conn_free(c);
+        return;
+    }
+    if (!c->connected) {
+        int err = 0;
+        socklen_t l = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0) err = errno;
+        if (err == EINPROGRESS || err == EALREADY) return;
+        if (err) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "could not connect to %s:%d: %s", x->o->host, x->o->port, strerror(err));
+            finish(x, HR_XFER_CONNECT, msg);
+            return;
+        }
+        conn_connected(c, x);
+    } else if (c->werr) {
+        c->werr = 0;
+        conn_broken(c, x, false);
+        return;
+    }
+    if (hr_evio_flush(fd, c->out) < 0) {
+        conn_broken(c, x, false);
+        return;
+    }
+    if (!evbuffer_get_length(c->out)) event_del(c->wev);
 }
 
 static int resolve(h1_origin *o) {
@@ -409,7 +472,8 @@ static int resolve(h1_origin *o) {
     return 0;
 }
 
-/* Opens a new connection for x and queues the request. -1 with msg when it
+/* Opens a new connection for x and queues the request (written at once when
+ * the connect completed at once, as it may on loopback). -1 with msg when it
  * fails at once (the caller reports it). */
 static int connect_new(hr_xfer *x, char *msg, size_t msglen) {
     h1_origin *o = x->o;
@@ -419,19 +483,36 @@ static int connect_new(hr_xfer *x, char *msg, size_t msglen) {
     }
     h1_conn *c = hr_xcalloc(1, sizeof *c);
     c->o = o;
-    c->bev = bufferevent_socket_new(o->st->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    c->x = x;
-    x->conn = c;
-    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-    struct timeval ct = {x->connect_timeout_ms / 1000, (x->connect_timeout_ms % 1000) * 1000};
-    bufferevent_set_timeouts(c->bev, &ct, &ct);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&o->addr, (int)o->addrlen) < 0) {
-        snprintf(msg, msglen, "could not connect to %s:%d", o->host, o->port);
-        x->conn = NULL;
+    c->timeout_ms = -1;
+    c->fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = -1;
+    if (c->fd >= 0) {
+        rc = connect(c->fd, (struct sockaddr *)&o->addr, o->addrlen);
+        if (rc < 0 && (errno == EINPROGRESS || errno == EINTR)) rc = 1; /* completes in the background */
+    }
+    if (rc >= 0) {
+        c->in = evbuffer_new();
+        c->out = evbuffer_new();
+        c->rev = event_new(o->st->base, c->fd, EV_READ | EV_PERSIST, on_readable, c);
+        c->wev = event_new(o->st->base, c->fd, EV_WRITE | EV_PERSIST, on_writable, c);
+        if (!c->in || !c->out || !c->rev || !c->wev) {
+            rc = -1;
+            errno = ENOMEM;
+        }
+    }
+    if (rc < 0) {
+        snprintf(msg, msglen, "could not connect to %s:%d: %s", o->host, o->port, strerror(errno));
         conn_free(c);
         o->addrlen = 0;
         return -1;
+    }
+    c->x = x;
+    x->conn = c;
+    if (rc == 0) {
+        conn_connected(c, x);
+    } else {
+        conn_arm(c, x->connect_timeout_ms);
+        event_add(c->wev, NULL);
     }
     send_request(x);
     return 0;
@@ -448,8 +529,8 @@ static void send_request(hr_xfer *x) {
     h1_conn *c = x->conn;
     x->state = S_STATUS;
     x->got_bytes = false;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    evbuffer_add_buffer_reference(out, x->request);
+    evbuffer_add_buffer_reference(c->out, x->request);
+    if (c->connected) conn_flush(c);
 }
 
 /* ---- start / cancel ------------------------------------------------------- */
@@ -555,13 +636,9 @@ hr_xfer *hr_xfer_start_h1(hr_loop *loop, const hr_xfer_opts *o, const hr_xfer_cb
         c->x = x;
         c->served++;
         x->conn = c;
-        bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-        if (c->timeout_ms != x->idle_timeout_ms) {
-            struct timeval idle = {x->idle_timeout_ms / 1000, (x->idle_timeout_ms % 1000) * 1000};
-            bufferevent_set_timeouts(c->bev, &idle, &idle);
-            c->timeout_ms = x->idle_timeout_ms;
-        }
-        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        /* the idle timer runs from now: the read event stays added, this only
+         * moves its timeout (no system call) */
+        conn_arm(c, x->idle_timeout_ms);
         send_request(x);
     } else if (connect_new(x, x->errmsg, sizeof x->errmsg) < 0) {
         if (x->timer) event_free(x->timer);

@@ -1,7 +1,10 @@
 /* The HTTP/1.1 transport against a scripted server on loopback: framing
  * (Content-Length, chunked, until close, 100 Continue), keep-alive reuse, the
  * retry of a request that hits a connection the server just closed, errors
- * (refused, malformed, oversized headers, idle timeout) and cancel. The same
+ * (refused, malformed, oversized headers, idle timeout) and cancel; requests
+ * larger than the socket's send buffer, a kept-alive connection reset by the
+ * server (the write fails before the loop runs), the idle timeout of parked
+ * connections and its restart on reuse. The same
  * cases run through libcurl (HR_HTTP_CLIENT=curl is not needed: https is not
  * used here, so the native client is what runs; the curl transport is tested
  * by calling it directly). */
@@ -9,6 +12,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -52,9 +56,27 @@ static void *serve_conn(void *arg) {
         char *cl = strcasestr(buf, "content-length:");
         size_t body = cl && cl < end ? (size_t)atol(cl + 15) : 0;
         size_t need = (size_t)(end + 4 - buf) + body;
-        if (len < need) continue;
         char path[128] = "";
         sscanf(buf, "%*s %127s", path);
+        if (!strcmp(path, "/sink") && len < need) { /* a body larger than buf: count it */
+            size_t got = len - (size_t)(end + 4 - buf);
+            while (got < body) {
+                ssize_t n = read(fd, buf, body - got < sizeof buf ? body - got : sizeof buf);
+                if (n <= 0) break;
+                got += (size_t)n;
+            }
+            char ans[128];
+            snprintf(ans, sizeof ans, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%zu",
+                     snprintf(NULL, 0, "%zu", got), got);
+            send_all(fd, ans);
+            len = 0;
+            continue;
+        }
+        if (!strcmp(path, "/hold")) { /* reads nothing more, then closes */
+            usleep(300000);
+            break;
+        }
+        if (len < need) continue;
         memmove(buf, buf + need, len - need);
         len -= need;
         if (!strcmp(path, "/length")) {
@@ -82,6 +104,16 @@ static void *serve_conn(void *arg) {
         } else if (!strcmp(path, "/silent")) {
             sleep(2); /* the client's idle timeout fires first */
             break;
+        } else if (!strcmp(path, "/rst")) {
+            /* answer, then reset the kept-alive connection */
+            send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrst!");
+            usleep(50000);
+            struct linger lg = {1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            break;
+        } else if (!strcmp(path, "/slow")) {
+            usleep(350000); /* less than the idle timeout */
+            send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow");
         } else if (!strcmp(path, "/once")) {
             /* answer, then close the kept-alive connection without saying so */
             send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nonce");
@@ -153,18 +185,27 @@ static const hr_xfer_cbs cbs = {on_data, on_done};
 static struct event_base *base;
 static hr_loop *loop;
 
-static void run(const char *path, result *r, bool curl, int port) {
+static void run_body(const char *path, result *r, bool curl, int port, const char *body, size_t body_len) {
     memset(r, 0, sizeof *r);
     hr_buf_init(&r->body, 0);
     r->base = base;
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port ? port : srv_port, path);
     const char *headers[] = {"Content-Type: application/json", NULL};
-    hr_xfer_opts o = {.method = "POST", .url = url, .body = "{}", .body_len = 2, .headers = headers,
+    hr_xfer_opts o = {.method = "POST", .url = url, .body = body, .body_len = body_len, .headers = headers,
                       .connect_timeout_ms = 1000, .total_timeout_ms = 5000, .idle_timeout_ms = 500};
     hr_xfer *x = curl ? hr_xfer_start_curl(loop, &o, &cbs, r) : hr_xfer_start(loop, &o, &cbs, r);
     assert_non_null(x);
     while (!r->done) event_base_loop(base, EVLOOP_ONCE);
+}
+
+static void run(const char *path, result *r, bool curl, int port) { run_body(path, r, curl, port, "{}", 2); }
+
+/* Runs the loop for ms milliseconds (events of idle connections). */
+static void run_loop_for(int ms) {
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
 }
 
 static void test_framing(void **state) {
@@ -217,6 +258,74 @@ static void test_keepalive_reuse_and_stale_retry(void **state) {
     assert_int_equal(r.res, HR_XFER_OK);
     assert_string_equal(r.body.data, "hello");
     hr_buf_free(&r.body);
+}
+
+/* A request far larger than the socket's send buffer: written in part at
+ * once, the rest from the write event; the connection is then reused. */
+static void test_large_request(void **state) {
+    size_t n = 8u << 20;
+    char *big = malloc(n);
+    memset(big, 'x', n);
+    char want[32];
+    snprintf(want, sizeof want, "%zu", n);
+    for (int curl = 0; curl < 2; curl++) {
+        result r;
+        run_body("/sink", &r, curl, 0, big, n);
+        assert_int_equal(r.res, HR_XFER_OK);
+        assert_string_equal(r.body.data, want);
+        hr_buf_free(&r.body);
+    }
+    int before = __atomic_load_n(&accepted, __ATOMIC_SEQ_CST);
+    result r;
+    run_body("/sink", &r, false, 0, big, n);
+    assert_int_equal(r.res, HR_XFER_OK);
+    assert_string_equal(r.body.data, want);
+    hr_buf_free(&r.body);
+    run("/length", &r, false, 0);
+    assert_int_equal(r.res, HR_XFER_OK);
+    assert_string_equal(r.body.data, "hello");
+    hr_buf_free(&r.body);
+    assert_int_equal(__atomic_load_n(&accepted, __ATOMIC_SEQ_CST), before);
+    free(big);
+}
+
+/* A kept-alive connection the server reset while it was parked: the write
+ * fails inside hr_xfer_start (reported from the loop, not before start
+ * returns) and the request is retried on a new connection. */
+static void test_reset_while_parked(void **state) {
+    result r;
+    run("/rst", &r, false, 0);
+    assert_int_equal(r.res, HR_XFER_OK);
+    assert_string_equal(r.body.data, "rst!");
+    hr_buf_free(&r.body);
+    usleep(150000); /* reset by now, the client has not looked */
+    int before = __atomic_load_n(&accepted, __ATOMIC_SEQ_CST);
+    run("/length", &r, false, 0);
+    assert_int_equal(r.res, HR_XFER_OK);
+    assert_string_equal(r.body.data, "hello");
+    hr_buf_free(&r.body);
+    assert_int_equal(__atomic_load_n(&accepted, __ATOMIC_SEQ_CST), before + 1);
+}
+
+/* A parked connection idle longer than the idle timeout (500 ms) is closed;
+ * reusing one restarts the timer (an answer 350 ms after the request, on a
+ * connection parked 300 ms before, is no timeout). */
+static void test_idle_timeouts(void **state) {
+    result r;
+    run("/length", &r, false, 0);
+    hr_buf_free(&r.body);
+    int before = __atomic_load_n(&accepted, __ATOMIC_SEQ_CST);
+    run_loop_for(300);
+    run("/slow", &r, false, 0);
+    assert_int_equal(r.res, HR_XFER_OK);
+    assert_string_equal(r.body.data, "slow");
+    hr_buf_free(&r.body);
+    assert_int_equal(__atomic_load_n(&accepted, __ATOMIC_SEQ_CST), before);
+    run_loop_for(800); /* the parked connection times out */
+    run("/length", &r, false, 0);
+    assert_int_equal(r.res, HR_XFER_OK);
+    hr_buf_free(&r.body);
+    assert_int_equal(__atomic_load_n(&accepted, __ATOMIC_SEQ_CST), before + 1);
 }
 
 static void test_errors(void **state) {
@@ -274,6 +383,23 @@ static void test_abort_and_cancel(void **state) {
     for (int i = 0; i < 20; i++) event_base_loop(base, EVLOOP_NONBLOCK);
     assert_false(r.done);
     hr_buf_free(&r.body);
+    /* cancel while the write event waits for a server that reads nothing */
+    size_t n = 8u << 20;
+    char *big = malloc(n);
+    memset(big, 'x', n);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hold", srv_port);
+    o.body = big;
+    o.body_len = n;
+    memset(&r, 0, sizeof r);
+    hr_buf_init(&r.body, 0);
+    x = hr_xfer_start(loop, &o, &cbs, &r);
+    free(big); /* copied at start */
+    assert_non_null(x);
+    for (int i = 0; i < 20; i++) event_base_loop(base, EVLOOP_NONBLOCK);
+    hr_xfer_cancel(x);
+    for (int i = 0; i < 20; i++) event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_false(r.done);
+    hr_buf_free(&r.body);
     /* bad URLs never start */
     o.url = "http://:80/x";
     assert_null(hr_xfer_start(loop, &o, &cbs, &r));
@@ -282,12 +408,16 @@ static void test_abort_and_cancel(void **state) {
 }
 
 int main(void) {
+    signal(SIGPIPE, SIG_IGN); /* as the gateway does (server.c) */
     start_server();
     base = event_base_new();
     loop = hr_loop_create(base, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_keepalive_reuse_and_stale_retry),
+        cmocka_unit_test(test_large_request),
+        cmocka_unit_test(test_reset_while_parked),
+        cmocka_unit_test(test_idle_timeouts),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_abort_and_cancel),
     };
