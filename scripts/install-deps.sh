@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config
   libevent-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
-  libsqlite3-dev libpq-dev libxgboost-dev libpcre2-dev
+  libsqlite3-dev libpq-dev libxgboost-dev libpcre2-dev libjemalloc-dev
   libcmocka-dev python3 python3-numpy
   postgresql   # server binaries for the request-log PostgreSQL test (skipped without them)
   chromium     # headless browser for the web UI tests (skipped without it)
