@@ -1,9 +1,11 @@
 """Shared helpers for integration tests: a scripted OpenAI-compatible upstream
 on loopback, the real gateway binary started with a generated config, and
 small HTTP helpers. Python standard library only."""
+import atexit
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BIN = os.environ.get("HR_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "hermes-router"))
 
+
+
+def temp_dir(prefix):
+    """A fresh folder, removed when the test process exits."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, d, True)
+    return d
 
 def free_port():
     s = socket.socket()
@@ -133,7 +142,7 @@ class Upstream:
 
 class Gateway:
     def __init__(self, config_text, extra_args=()):
-        self.dir = tempfile.mkdtemp(prefix="hr-it-")
+        self.dir = temp_dir("hr-it-")
         self.port = free_port()
         self.db = os.path.join(self.dir, "log.db")
         cfg = config_text.replace("{PORT}", str(self.port)).replace("{DB}", self.db)

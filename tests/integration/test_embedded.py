@@ -12,13 +12,13 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Gateway, Runner  # noqa: E402
+from harness import BIN, Gateway, Runner, temp_dir  # noqa: E402
 
 SHARED = os.environ.get("HR_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
 STORIES = os.path.abspath(os.path.join(SHARED, "models", "stories260K.gguf"))
 
 R = Runner()
-tmpdir = __import__("tempfile").mkdtemp(prefix="hr-emb-")
+tmpdir = temp_dir("hr-emb-")
 TINY = os.path.join(tmpdir, "tiny.gguf")
 subprocess.run([BIN, "gguf", "synth", "--shape", "tiny", "--type", "f32", "-o", TINY], check=True,
                stdout=subprocess.DEVNULL)
@@ -331,7 +331,7 @@ def test_metrics_and_models():
 def serve_default(env_extra):
     """`hermes-router serve` with no config at all, from an empty folder."""
     from harness import free_port
-    cwd = __import__("tempfile").mkdtemp(prefix="hr-emb-default-")
+    cwd = temp_dir("hr-emb-default-")
     env = {k: v for k, v in os.environ.items() if k not in ("HERMES_ROUTER_CONFIG", "HERMES_ROUTER_MODEL")}
     env.update({"HERMES_ROUTER_MODELS": os.path.join(cwd, "models"), "HERMES_ROUTER_NO_PULL": "1"})
     env.update(env_extra)

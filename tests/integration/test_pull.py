@@ -6,12 +6,11 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Runner, free_port  # noqa: E402
+from harness import BIN, Runner, free_port, temp_dir  # noqa: E402
 
 R = Runner()
 DATA = b"GGUF" + bytes((i * 7 + 3) % 251 for i in range(300000))
@@ -73,7 +72,7 @@ def pull(*args, env=None):
 
 
 def test_full_download_with_sha():
-    d = tempfile.mkdtemp()
+    d = temp_dir("hr-pull-")
     rc, out, err = pull(base + "/m/model.gguf", "--dir", d, "--sha256", SHA)
     assert rc == 0, err
     assert out.strip() == os.path.join(d, "model.gguf"), out
@@ -86,7 +85,7 @@ def test_full_download_with_sha():
 
 
 def test_resume_from_part():
-    d = tempfile.mkdtemp()
+    d = temp_dir("hr-pull-")
     with open(os.path.join(d, "r.gguf.part"), "wb") as f:
         f.write(DATA[:123457])
     del seen[:]
@@ -99,7 +98,7 @@ def test_resume_from_part():
 
 
 def test_resume_without_range_support_starts_over():
-    d = tempfile.mkdtemp()
+    d = temp_dir("hr-pull-")
     with open(os.path.join(d, "n.gguf.part"), "wb") as f:
         f.write(DATA[:1000])
     rc, out, err = pull(base + "/norange/n.gguf", "--dir", d)
@@ -108,7 +107,7 @@ def test_resume_without_range_support_starts_over():
 
 
 def test_complete_part_file():
-    d = tempfile.mkdtemp()
+    d = temp_dir("hr-pull-")
     with open(os.path.join(d, "c.gguf.part"), "wb") as f:
         f.write(DATA)
     rc, out, err = pull(base + "/c/c.gguf", "--dir", d, "--sha256", SHA)
@@ -117,7 +116,7 @@ def test_complete_part_file():
 
 
 def test_linked_etag_verification():
-    d = tempfile.mkdtemp()
+    d = temp_dir("hr-pull-")
     rc, out, err = pull(base + "/etag-good/e.gguf", "--dir", d)
     assert rc == 0 and "X-Linked-Etag" in err, err
     rc, out, err = pull(base + "/etag-bad/f.gguf", "--dir", d)
@@ -126,7 +125,7 @@ def test_linked_etag_verification():
 
 
 def test_sha_mismatch_and_bad_files():
-    d = tempfile.mkdtemp()
+    d = temp_dir("hr-pull-")
     rc, out, err = pull(base + "/m/x.gguf", "--dir", d, "--sha256", "1" * 64)
     assert rc == 1 and "SHA-256 mismatch" in err and SHA in err, err
     assert not os.path.exists(os.path.join(d, "x.gguf"))
@@ -139,7 +138,7 @@ def test_sha_mismatch_and_bad_files():
 
 
 def test_offline_message():
-    d = tempfile.mkdtemp()
+    d = temp_dir("hr-pull-")
     dead = "http://127.0.0.1:%d/models/o.gguf" % free_port()
     rc, out, err = pull(dead, "--dir", d)
     assert rc == 1, err
@@ -148,7 +147,7 @@ def test_offline_message():
 
 
 def test_catalogue():
-    d = tempfile.mkdtemp()
+    d = temp_dir("hr-pull-")
     rc, out, err = pull("--list", env={"HERMES_ROUTER_MODELS": d})
     assert rc == 0 and d in out, out
     for name in ("SmolLM2-135M-Instruct", "SmolLM2-360M-Instruct", "SmolLM2-1.7B-Instruct", "Hermes-3-Llama-3.1-8B"):

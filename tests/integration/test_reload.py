@@ -7,15 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Gateway, Runner, Upstream  # noqa: E402
+from harness import BIN, Gateway, Runner, Upstream, temp_dir  # noqa: E402
 
 SHARED = os.environ.get("HR_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
-work = tempfile.mkdtemp(prefix="hr-reload-")
+work = temp_dir("hr-reload-")
 data = os.path.join(work, "data.jsonl")
 with open(os.path.join(SHARED, "data", "routing", "train.jsonl")) as f:
     rows = [line for i, line in enumerate(f) if i % 15 == 0]  # ~300 rows: enough to train in a second
