@@ -15,6 +15,7 @@ static const command commands[] = {
     {"route", hr_cmd_route, "dry-run the router on a prompt or a JSONL file"},
     {"log", hr_cmd_log, "request log: export"},
     {"run", hr_cmd_run, "generate text with a GGUF model"},
+    {"embed", hr_cmd_embed, "sentence embedding with a BERT-family GGUF (bge, MiniLM)"},
     {"bench", hr_cmd_bench, "benchmark a GGUF model (prompt 512 / generate 128)"},
     {"gguf", hr_cmd_gguf, "inspect or synthesize GGUF files"},
     {"tokenize", hr_cmd_tokenize, "tokenize text with a model's vocabulary"},

@@ -8,6 +8,7 @@ int hr_cmd_serve(int argc, char **argv);     /* cli/serve.c: run the gateway */
 int hr_cmd_route(int argc, char **argv);     /* cli/route.c: dry-run routing */
 int hr_cmd_log(int argc, char **argv);       /* cli/log.c: log export */
 int hr_cmd_run(int argc, char **argv);       /* cli/run.c: generate with a GGUF */
+int hr_cmd_embed(int argc, char **argv);     /* cli/embed.c: sentence embedding with a BERT GGUF */
 int hr_cmd_bench(int argc, char **argv);     /* cli/bench.c: engine benchmark */
 int hr_cmd_gguf(int argc, char **argv);      /* cli/gguf.c: gguf info | synth */
 int hr_cmd_tokenize(int argc, char **argv);  /* cli/tokenize.c: tokenize text with a vocab */

@@ -11,6 +11,7 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: hermes-router gguf info FILE [--all]\n"
                "       hermes-router gguf synth --shape smollm2-135m|llama-3.2-1b|llama-3.1-8b|tiny|tiny-k\n"
+               "                                        |bge-small|bert-tiny (BERT encoders: f32|f16|q8_0|...)\n"
                "                                --type f32|f16|bf16|q8_0|q4_0|q5_0|q4_k|q5_k|q6_k|q4_k_m|q5_k_m\n"
                "                                -o FILE [--vocab GGUF | --tiktoken FILE | --no-vocab] [--seed N]\n"
                "                                [--chat-template FILE]\n");

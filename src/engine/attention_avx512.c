@@ -102,19 +102,21 @@ int hr_att_softmax_avx512(float *s, int n, float scale) {
 INL void values_tile(const float *V, size_t ldv, int n, const float *P, size_t ldp, float *o, size_t ldo,
                      const int RR, const int NV) {
     __m512 acc[6][4];
-    for (int r = 0; r < RR; r++)
-        for (int c = 0; c < NV; c++) acc[r][c] = _mm512_setzero_ps();
+    /* fully unrolled (GCC's -O2 does not peel these on its own): the
+     * accumulators must live in registers, not on the stack */
+    _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < NV; c++) acc[r][c] = _mm512_setzero_ps();
     for (int p = 0; p < n; p++) {
         const float *v = V + (size_t)p * ldv;
         __m512 vv[4];
-        for (int c = 0; c < NV; c++) vv[c] = _mm512_loadu_ps(v + 16 * c);
-        for (int r = 0; r < RR; r++) {
+        _Pragma("GCC unroll 4") for (int c = 0; c < NV; c++) vv[c] = _mm512_loadu_ps(v + 16 * c);
+        _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++) {
             __m512 pb = _mm512_set1_ps(P[(size_t)r * ldp + p]);
-            for (int c = 0; c < NV; c++) acc[r][c] = _mm512_fmadd_ps(vv[c], pb, acc[r][c]);
+            _Pragma("GCC unroll 4") for (int c = 0; c < NV; c++) acc[r][c] = _mm512_fmadd_ps(vv[c], pb, acc[r][c]);
         }
     }
-    for (int r = 0; r < RR; r++)
-        for (int c = 0; c < NV; c++) _mm512_storeu_ps(o + (size_t)r * ldo + 16 * c, acc[r][c]);
+    _Pragma("GCC unroll 6") for (int r = 0; r < RR; r++)
+        _Pragma("GCC unroll 4") for (int c = 0; c < NV; c++) _mm512_storeu_ps(o + (size_t)r * ldo + 16 * c, acc[r][c]);
 }
 
 #define TILE_NV(rr)                                                                                                 \

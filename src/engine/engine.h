@@ -238,10 +238,24 @@ char *hr_chat_template_render(hr_chat_template t, const hr_chat_msg *msgs, int n
 /* The text that ends an assistant turn ("<|im_end|>", "<|eot_id|>"). */
 const char *hr_chat_template_eot(hr_chat_template t);
 
+/* ---- sentence embeddings (BERT family: bge, MiniLM, ...) ---- */
+typedef struct hr_embedder hr_embedder;
+/* Loads a GGUF with general.architecture "bert" (WordPiece vocab). NULL with err on failure
+ * (wrong architecture, missing tensor, bad shape: a clear message, never a crash). */
+hr_embedder *hr_embedder_load(const char *path, char *err, size_t errlen);
+int hr_embedder_dim(const hr_embedder *e);      /* embedding length (hidden size) */
+int hr_embedder_max_tokens(const hr_embedder *e); /* context length incl. [CLS]/[SEP] */
+/* Embeds UTF-8 text into out[dim]: [CLS] text [SEP] (truncated to max_tokens), the pooling the GGUF
+ * names (bert.pooling_type: 1 mean, 2 CLS; default CLS), then L2-normalised. Single-threaded,
+ * thread-safe (weights read-only, scratch per call). Returns the number of tokens used, -1 with err. */
+int hr_embedder_embed(const hr_embedder *e, const char *text, size_t len, float *out, char *err, size_t errlen);
+void hr_embedder_free(hr_embedder *e);
+
 /* ---- synthetic models ------------------------------------------------------------- */
 
 typedef struct hr_synth_params {
-    const char *shape;          /* "smollm2-135m" | "llama-3.2-1b" | "llama-3.1-8b" | "tiny" | "tiny-k" */
+    const char *shape;          /* "smollm2-135m" | "llama-3.2-1b" | "llama-3.1-8b" | "tiny" | "tiny-k";
+                                   BERT encoders: "bge-small" | "bert-tiny" (need a WordPiece vocab_gguf) */
     const char *type;           /* f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m */
     const char *vocab_gguf;     /* copy tokenizer.* keys from this GGUF (padded to the shape's vocab) */
     const char *vocab_tiktoken; /* or build from tiktoken ranks + 256 Hermes 3 specials */
@@ -254,7 +268,9 @@ typedef struct hr_synth_params {
 hr_synth_params hr_synth_default_params(void);
 /* Writes a random-weight llama GGUF with the real shape (see synth.c for the
  * weight scaling and the _m type mix). Without a vocab source a small
- * SentencePiece-style vocab is generated. Returns 0 or -1 with err. */
+ * SentencePiece-style vocab is generated. The BERT shapes write a "bert"
+ * GGUF (as llama.cpp's converter names it) whose vocabulary size is the
+ * vocab_gguf's. Returns 0 or -1 with err. */
 int hr_synth_write(const hr_synth_params *p, const char *path, char *err, size_t errsz);
 /* The default vocab of a shape: "gguf:<path under the shared dir>" or
  * "tiktoken:<path>", NULL for test shapes. */

@@ -1,11 +1,14 @@
-/* Random-weight llama GGUFs with real shapes (see hr_synth_write in engine.h).
+/* Random-weight llama (and BERT encoder) GGUFs with real shapes (see
+ * hr_synth_write in engine.h).
  *
  * Weights are uniform in [-a, a] with a = sqrt(3 / k) (std 1/sqrt(k) for a
  * row of k inputs), norms are 1, so activations stay O(1) through the layers
  * and logits have a std near 1. Mixed "_m" types follow llama.cpp's choice:
  * token_embd/output and the attn_v/ffn_down of "more bits" layers get Q6_K;
  * a row width that is not a multiple of 256 falls back from K types
- * (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0). */
+ * (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0). BERT shapes: matrices and
+ * embeddings in the chosen type, token_types, LayerNorms and biases f32
+ * (LayerNorm weights 1 +- 0.1, biases +- 0.05). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +36,19 @@ static const shape shapes[] = {
     {"tiny-k", 2, 256, 512, 4, 2, 384, 512, 500000.0f, false, true},
 };
 
+/* BERT encoders (the vocabulary size comes from the vocab GGUF) */
+typedef struct bert_shape {
+    const char *name;
+    int n_layer, n_embd, n_ff, n_head, n_ctx, pooling;
+} bert_shape;
+
+static const bert_shape bert_shapes[] = {
+    {"bge-small", 12, 384, 1536, 12, 512, 2}, /* bge-small-en/zh-v1.5, CLS pooling */
+    {"bert-tiny", 2, 64, 128, 4, 64, 2},      /* test shape */
+};
+
+#define SHAPE_NAMES "smollm2-135m, llama-3.2-1b, llama-3.1-8b, tiny, tiny-k, bge-small, bert-tiny"
+
 static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errsz, const char *fmt, ...) {
     if (!err || !errsz) return;
@@ -54,6 +70,8 @@ hr_synth_params hr_synth_default_params(void) {
 const char *hr_synth_shape_vocab(const char *shape_name) {
     if (!strcmp(shape_name, "smollm2-135m")) return "gguf:tokenizers/llama-vocab/ggml-vocab-starcoder.gguf";
     if (!strncmp(shape_name, "llama-3", 7)) return "tiktoken:tokenizers/llama3/tokenizer.model";
+    if (!strcmp(shape_name, "bge-small") || !strcmp(shape_name, "bert-tiny"))
+        return "gguf:tokenizers/llama-vocab/ggml-vocab-bert-bge.gguf";
     return NULL;
 }
 
@@ -100,7 +118,8 @@ typedef struct fill_ctx {
     int64_t row_cap;
     int64_t *ne0, *ne1; /* per tensor */
     int *types;
-    bool *is_norm;
+    bool *is_norm;      /* llama norms: all ones */
+    uint8_t *kind;      /* KIND_* (NULL: llama, is_norm decides) */
     void (*progress)(void *ud, double frac);
     void *ud;
 } fill_ctx;
@@ -112,6 +131,10 @@ static inline uint64_t xs(uint64_t *s) {
     x ^= x << 17;
     return *s = x;
 }
+
+/* BERT tensors: matrices (and embeddings) uniform with std 1/sqrt(k);
+ * LayerNorm weights 1 +- 0.1 and biases +- 0.05, so activations stay O(1) */
+enum { KIND_MAT = 0, KIND_LN_W = 1, KIND_BIAS = 2 };
 
 static int fill(void *ud, int64_t idx, const char *name, void *buf, size_t nbytes) {
     fill_ctx *f = ud;
@@ -130,6 +153,13 @@ static int fill(void *ud, int64_t idx, const char *name, void *buf, size_t nbyte
     float a = sqrtf(3.0f / (float)k);
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t i = 0; i < k; i++) {
+            float u = 0;
+            if (f->kind) {
+                u = (float)(xs(&s) >> 40) * (2.0f / 16777216.0f) - 1.0f; /* [-1, 1) */
+                int kd = f->kind[idx];
+                f->row[i] = kd == KIND_LN_W ? 1.0f + 0.1f * u : kd == KIND_BIAS ? 0.05f * u : a * u;
+                continue;
+            }
             if (f->is_norm[idx]) f->row[i] = 1.0f;
             else if (rope) f->row[i] = i < k / 4 ? 1.0f : (i < k / 2 ? 2.0f : 8.0f); /* llama 3.1-like factors */
             else f->row[i] = a * ((float)(xs(&s) >> 40) * (2.0f / 16777216.0f) - 1.0f);
@@ -258,12 +288,122 @@ static void simple_vocab(hr_gguf_writer *w, int n_vocab) {
     free(types);
 }
 
+/* ---- BERT ---- */
+static int bert_add(hr_gguf_writer *w, fill_ctx *f, const char *name, int64_t k, int64_t n, int type, int kind,
+                    char *err, size_t errsz) {
+    int tt = kind == KIND_MAT ? fallback(type, k) : HR_TYPE_F32;
+    const hr_type_traits *tr = hr_type_get(tt);
+    if (!tr || !tr->supported) {
+        seterr(err, errsz, "type %s is not supported by the kernels yet", tr ? tr->name : "?");
+        return -1;
+    }
+    int64_t ne[2] = {k, n};
+    int64_t ix = hr_gguf_writer_add_tensor(w, name, tt, n > 1 ? 2 : 1, ne, NULL);
+    if (ix < 0) {
+        seterr(err, errsz, "cannot add tensor %s", name);
+        return -1;
+    }
+    f->ne0[ix] = k;
+    f->ne1[ix] = n;
+    f->types[ix] = tt;
+    f->kind[ix] = (uint8_t)kind;
+    f->n_tensors = ix + 1;
+    return 0;
+}
+
+/* A "bert" GGUF as llama.cpp's converter names it (see engine/bert.c). */
+static int bert_write(const hr_synth_params *p, const bert_shape *sh, int base, const char *path, char *err,
+                      size_t errsz) {
+    if (!p->vocab_gguf) {
+        seterr(err, errsz, "shape %s needs a WordPiece vocab GGUF (--vocab)", sh->name);
+        return -1;
+    }
+    char e2[256] = "";
+    hr_gguf *src = hr_gguf_open(p->vocab_gguf, e2, sizeof e2);
+    if (!src) {
+        seterr(err, errsz, "vocab: %s", e2);
+        return -1;
+    }
+    const char *model = hr_gguf_get_str(src, "tokenizer.ggml.model", NULL);
+    hr_gguf_array toks;
+    if (!model || strcmp(model, "bert") != 0 || !hr_gguf_get_arr(src, "tokenizer.ggml.tokens", &toks) ||
+        toks.n < 1 || toks.n > (1u << 22)) {
+        seterr(err, errsz, "vocab %s is not a WordPiece (tokenizer.ggml.model 'bert') vocabulary", p->vocab_gguf);
+        hr_gguf_close(src);
+        return -1;
+    }
+    int V = (int)toks.n;
+    hr_gguf_writer *w = hr_gguf_writer_create();
+    char name[128];
+    snprintf(name, sizeof name, "synthetic %s %s", sh->name, p->type);
+    hr_gguf_writer_set_str(w, "general.architecture", "bert");
+    hr_gguf_writer_set_str(w, "general.name", name);
+    hr_gguf_writer_set_u32(w, "general.file_type", (uint32_t)base);
+    hr_gguf_writer_set_u32(w, "bert.context_length", (uint32_t)sh->n_ctx);
+    hr_gguf_writer_set_u32(w, "bert.embedding_length", (uint32_t)sh->n_embd);
+    hr_gguf_writer_set_u32(w, "bert.block_count", (uint32_t)sh->n_layer);
+    hr_gguf_writer_set_u32(w, "bert.feed_forward_length", (uint32_t)sh->n_ff);
+    hr_gguf_writer_set_u32(w, "bert.attention.head_count", (uint32_t)sh->n_head);
+    hr_gguf_writer_set_f32(w, "bert.attention.layer_norm_epsilon", 1e-12f);
+    hr_gguf_writer_set_bool(w, "bert.attention.causal", false);
+    hr_gguf_writer_set_u32(w, "bert.pooling_type", (uint32_t)sh->pooling);
+    int rc = copy_tokenizer_kv(w, src, V, err, errsz);
+    hr_gguf_close(src);
+
+    int cap = 8 + 16 * sh->n_layer, E = sh->n_embd, F = sh->n_ff;
+    fill_ctx f = {.seed = p->seed, .progress = p->progress, .ud = p->progress_ud};
+    f.ne0 = hr_xcalloc((size_t)cap, sizeof(int64_t));
+    f.ne1 = hr_xcalloc((size_t)cap, sizeof(int64_t));
+    f.types = hr_xcalloc((size_t)cap, sizeof(int));
+    f.is_norm = hr_xcalloc((size_t)cap, sizeof(bool));
+    f.kind = hr_xcalloc((size_t)cap, 1);
+    if (rc == 0) rc = bert_add(w, &f, "token_embd.weight", E, V, base, KIND_MAT, err, errsz);
+    if (rc == 0) rc = bert_add(w, &f, "position_embd.weight", E, sh->n_ctx, base, KIND_MAT, err, errsz);
+    if (rc == 0) rc = bert_add(w, &f, "token_types.weight", E, 2, HR_TYPE_F32, KIND_MAT, err, errsz);
+    if (rc == 0) rc = bert_add(w, &f, "token_embd_norm.weight", E, 1, HR_TYPE_F32, KIND_LN_W, err, errsz);
+    if (rc == 0) rc = bert_add(w, &f, "token_embd_norm.bias", E, 1, HR_TYPE_F32, KIND_BIAS, err, errsz);
+    static const struct {
+        const char *name;
+        char k, n; /* 'E' or 'F' */
+    } mats[] = {{"attn_q", 'E', 'E'}, {"attn_k", 'E', 'E'}, {"attn_v", 'E', 'E'},
+                {"attn_output", 'E', 'E'}, {"ffn_up", 'E', 'F'}, {"ffn_down", 'F', 'E'}};
+    for (int l = 0; l < sh->n_layer && rc == 0; l++) {
+        char nm[96];
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0] && rc == 0; i++) {
+            int64_t k = mats[i].k == 'E' ? E : F, n = mats[i].n == 'E' ? E : F;
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, mats[i].name);
+            rc = bert_add(w, &f, nm, k, n, base, KIND_MAT, err, errsz);
+            snprintf(nm, sizeof nm, "blk.%d.%s.bias", l, mats[i].name);
+            if (rc == 0) rc = bert_add(w, &f, nm, n, 1, HR_TYPE_F32, KIND_BIAS, err, errsz);
+            if (rc == 0 && (i == 3 || i == 5)) { /* after attn_output and ffn_down: the LayerNorms */
+                const char *ln = i == 3 ? "attn_output_norm" : "layer_output_norm";
+                snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, ln);
+                rc = bert_add(w, &f, nm, E, 1, HR_TYPE_F32, KIND_LN_W, err, errsz);
+                snprintf(nm, sizeof nm, "blk.%d.%s.bias", l, ln);
+                if (rc == 0) rc = bert_add(w, &f, nm, E, 1, HR_TYPE_F32, KIND_BIAS, err, errsz);
+            }
+        }
+    }
+    if (rc == 0) rc = hr_gguf_writer_write(w, path, fill, &f, err, errsz);
+    free(f.row);
+    free(f.ne0);
+    free(f.ne1);
+    free(f.types);
+    free(f.is_norm);
+    free(f.kind);
+    hr_gguf_writer_free(w);
+    return rc;
+}
+
 int hr_synth_write(const hr_synth_params *p, const char *path, char *err, size_t errsz) {
     const shape *sh = NULL;
+    const bert_shape *bsh = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (!strcmp(p->shape, shapes[i].name)) sh = &shapes[i];
-    if (!sh) {
-        seterr(err, errsz, "unknown shape '%s' (smollm2-135m, llama-3.2-1b, llama-3.1-8b, tiny, tiny-k)", p->shape);
+    for (size_t i = 0; i < sizeof bert_shapes / sizeof bert_shapes[0]; i++)
+        if (!strcmp(p->shape, bert_shapes[i].name)) bsh = &bert_shapes[i];
+    if (!sh && !bsh) {
+        seterr(err, errsz, "unknown shape '%s' (" SHAPE_NAMES ")", p->shape);
         return -1;
     }
     bool mixed = false;
@@ -272,6 +412,13 @@ int hr_synth_write(const hr_synth_params *p, const char *path, char *err, size_t
         seterr(err, errsz, "unknown type '%s' (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m)",
                p->type);
         return -1;
+    }
+    if (bsh) {
+        if (mixed) {
+            seterr(err, errsz, "mixed types (%s) are for llama shapes; use a plain type for %s", p->type, bsh->name);
+            return -1;
+        }
+        return bert_write(p, bsh, base, path, err, errsz);
     }
     hr_gguf_writer *w = hr_gguf_writer_create();
     char name[128];

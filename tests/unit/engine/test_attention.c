@@ -109,6 +109,29 @@ static void test_swiglu(void **st) {
     }
 }
 
+/* GELU (erf form): the AVX-512 erf approximation (|error| <= 1.5e-7) vs erff */
+static void test_gelu(void **st) {
+    (void)st;
+    if (!hr_att_fast()) skip();
+    for (size_t n = 1; n < 70; n += 7) {
+        float *g = rand_buf(n), *r = malloc(n * sizeof *r);
+        for (size_t i = 0; i < n; i++) g[i] *= 12.0f; /* both tails and the middle */
+        if (n > 4) g[0] = 100.0f, g[1] = -100.0f, g[2] = 0.0f, g[3] = -0.5f;
+        memcpy(r, g, n * sizeof *r);
+        hr_vec_gelu_ref(r, n);
+        assert_int_equal(hr_vec_gelu_avx512(g, n), 1);
+        for (size_t i = 0; i < n; i++) /* relative to max(|x|, 1): gelu(x) ~ x for large x */
+            if (!(fabsf(g[i] - r[i]) <= 1e-6f * fmaxf(fabsf(r[i]), 1.0f)))
+                fail_msg("gelu[%zu]: %g vs %g", i, g[i], r[i]);
+        free(g), free(r);
+    }
+    float x = -3.0f, y = 1.5f;
+    hr_vec_gelu(&x, 1);
+    hr_vec_gelu(&y, 1);
+    assert_true(fabsf(x - (-0.00404969f)) < 1e-6f); /* x/2 (1 + erf(x/sqrt 2)) */
+    assert_true(fabsf(y - 1.39978920f) < 1e-6f);
+}
+
 /* the dispatching entry points agree with the references whichever runs */
 static void test_dispatch(void **st) {
     (void)st;
@@ -137,6 +160,7 @@ int main(void) {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_dispatch),
         cmocka_unit_test(test_swiglu),
+        cmocka_unit_test(test_gelu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
