@@ -52,7 +52,7 @@ for s in $SECTIONS; do
   case $s in
     gateway)    run gateway bench/gateway.sh "$BUILD" /dev/stdout ;;
     router)     run router "$BUILD/bench_router" ;;
-    classifier) [ -x "$BUILD/bench_classifier" ] && run classifier "$BUILD/bench_classifier" ;;
+    classifier) [ -x "$BUILD/bench_classifier" ] && run classifier bench/classifier.sh "$BUILD" ;;
     store)      run store "$BUILD/bench_store" ;;
     tokenizer)  run tokenizer "$BUILD/bench_tokenizer" ../shared ;;
     kernels)    run kernels "$BUILD/bench_kernels" ;;

@@ -2,7 +2,7 @@
  *
  *   hermes-router train --data FILE.jsonl --out MODEL [--booster gbtree|gblinear]
  *       [--trees N] [--depth 4] [--dim 4096] [--eta X] [--val 0.2] [--seed 1] [--threshold T | --target-cost 0.3]
- *       [--exclude-source a,b] [--nthread N] [--config F] [--quiet]
+ *       [--exclude-source a,b] [--nthread N] [--embedder BERT.gguf] [--config F] [--quiet]
  *
  * Rows whose id hashes into the validation fraction (hr_route_split_is_val)
  * and rows of --exclude-source are held out; the command prints validation
@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "engine/engine.h"
 #include "router/classifier.h"
 #include "store/store.h"
 
@@ -46,6 +47,8 @@ static void usage(FILE *f) {
             "                       (softmax regression on the features; --trees 300 --eta 1 --lambda 0.0001\n"
             "                       unless given); docs/ROUTER_EVAL.md compares them\n"
             "  --lambda X --alpha X L2 / L1 regularisation (0.0001 gblinear, 1 gbtree; alpha 0)\n"
+            "  --embedder F.gguf    add a sentence embedding of each prompt by this BERT-family model\n"
+            "                       (e.g. bge-small) to the features; the sidecar names the file\n"
             "  --config F           config file (classifier.dim)\n"
             "  --from-log           add the request log's labelled rows (needs --config; with or without --data)\n"
             "  --quiet              no progress display\n"
@@ -163,7 +166,7 @@ static int load_from_log(const hr_config *cfg, hr_route_dataset *ds, char *err, 
 }
 
 int hr_cmd_train(int argc, char **argv) {
-    const char *data = NULL, *out = NULL, *config = NULL, *exclude = "";
+    const char *data = NULL, *out = NULL, *config = NULL, *exclude = "", *embedder = NULL;
     bool from_log = false, quiet = false;
     hr_train_params p = hr_train_default_params();
     bool dim_set = false, threshold_set = false, trees_set = false, eta_set = false, lambda_set = false;
@@ -206,6 +209,7 @@ int hr_cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--fold")) TAKE(p.fold = atoi(v))
         else if (!strcmp(a, "--lambda")) TAKE(p.lambda = atof(v), lambda_set = true)
         else if (!strcmp(a, "--alpha")) TAKE(p.alpha = atof(v))
+        else if (!strcmp(a, "--embedder")) TAKE(embedder = v)
         else if (!strcmp(a, "--from-log")) from_log = true;
         else if (!strcmp(a, "--quiet")) quiet = true;
         else {
@@ -264,8 +268,22 @@ int hr_cmd_train(int argc, char **argv) {
         }
         hr_config_free(cfg);
     }
+    hr_embedder *emb = NULL;
+    char emb_path[4096];
+    if (embedder) {
+        if (!(emb = hr_embedder_load(embedder, err, sizeof err))) {
+            fprintf(stderr, "hermes-router train: %s\n", err);
+            return 1;
+        }
+        /* absolute in the sidecar: the model may be read from another folder */
+        if (!realpath(embedder, emb_path)) snprintf(emb_path, sizeof emb_path, "%s", embedder);
+        p.features.emb_dim = hr_embedder_dim(emb);
+        p.features.embedder = emb;
+        p.embedder_path = emb_path;
+    }
     if (hr_features_params_check(&p.features, err, sizeof err) < 0) {
         fprintf(stderr, "hermes-router train: %s\n", err);
+        hr_embedder_free(emb);
         return 2;
     }
     hr_route_dataset ds;
@@ -273,6 +291,7 @@ int hr_cmd_train(int argc, char **argv) {
     if (data && hr_route_dataset_load(data, &ds, err, sizeof err) < 0) {
         fprintf(stderr, "hermes-router train: %s\n", err);
         hr_route_dataset_free(&logrows);
+        hr_embedder_free(emb);
         return 1;
     }
     for (size_t i = 0; i < logrows.n; i++) hr_route_dataset_add(&ds, &logrows.rows[i]);
@@ -280,6 +299,7 @@ int hr_cmd_train(int argc, char **argv) {
     if (ds.n < 2) {
         fprintf(stderr, "hermes-router train: need at least 2 labelled rows (got %zu)\n", ds.n);
         hr_route_dataset_free(&ds);
+        hr_embedder_free(emb);
         return 1;
     }
     size_t *tr = malloc(ds.n * sizeof *tr), *va = malloc(ds.n * sizeof *va), *ho = malloc(ds.n * sizeof *ho);
@@ -296,8 +316,10 @@ int hr_cmd_train(int argc, char **argv) {
     p.progress = progress;
     p.ud = &ps;
     if (!quiet)
-        fprintf(stderr, "train: %zu rows (%zu train, %zu validation, %zu held-out sources), %d trees depth %d dim %d\n",
-                ds.n, ntr, nva, nho, p.trees, p.depth, p.features.dim);
+        fprintf(stderr,
+                "train: %zu rows (%zu train, %zu validation, %zu held-out sources), %d trees depth %d dim %d%s%s\n",
+                ds.n, ntr, nva, nho, p.trees, p.depth, p.features.dim, emb ? ", embeddings by " : "",
+                emb ? emb_path : "");
     int rc = 1;
     hr_classifier *c = hr_classifier_train(&p, &ds, tr, ntr, va, nva, err, sizeof err);
     if (!c) {
@@ -347,6 +369,7 @@ int hr_cmd_train(int argc, char **argv) {
     rc = 0;
 done:
     hr_classifier_free(c);
+    hr_embedder_free(emb); /* after c: a trained classifier borrows it */
     free(tr);
     free(va);
     free(ho);

@@ -327,6 +327,7 @@ static int rules_pair(ctx *c, const char *key, node *v, const char *path, void *
 static int classifier_pair(ctx *c, const char *key, node *v, const char *path, void *ud) {
     hr_classifier_config *k = &c->cfg->classifier;
     if (!strcmp(key, "model")) return get_string(c, v, path, &k->model);
+    if (!strcmp(key, "embedder")) return get_string(c, v, path, &k->embedder);
     if (!strcmp(key, "threshold")) return get_double(c, v, path, 0, 1, &k->threshold);
     if (!strcmp(key, "dim")) return get_int(c, v, path, 16, 1 << 22, &k->dim);
     return 1;

@@ -61,6 +61,7 @@ typedef struct hr_rules_config {
 
 typedef struct hr_classifier_config {
     char *model;        /* path to the trained router model (NULL = none) */
+    char *embedder;     /* embedding GGUF for a model with an embedding block (NULL = the one its sidecar names) */
     double threshold;   /* cheapest tier whose P(pass) >= threshold; 0 = the model's own */
     int dim;            /* hashed feature dimension */
 } hr_classifier_config;

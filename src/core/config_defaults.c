@@ -126,6 +126,7 @@ void hr_config_free(hr_config *c) {
     free_list(c->rules.reasoning_keywords, c->rules.n_reasoning_keywords);
     free_list(c->rules.simple_keywords, c->rules.n_simple_keywords);
     free(c->classifier.model);
+    free(c->classifier.embedder);
     free_list(c->cascade.uncertainty_phrases, c->cascade.n_uncertainty_phrases);
     free(c->cascade.judge.prompt);
     free(c->log.sqlite_path);

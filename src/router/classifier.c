@@ -13,6 +13,7 @@
 #include <xgboost/c_api.h>
 
 #include "core/buf.h"
+#include "engine/engine.h"
 #include "router/router.h"
 
 const double hr_tier_cost[HR_TIER_MAX] = {8.0, 70.0, 405.0};
@@ -24,6 +25,7 @@ struct hr_classifier {
     pthread_mutex_t mu;    /* serialises calls into the booster */
     bool via_dmatrix;      /* predict through a DMatrix (gblinear) */
     bool gain;             /* target "gain": outputs are q[0] and per-tier gains */
+    hr_embedder *emb;      /* owned: loaded with the model (meta.features.embedder points to it) */
 };
 
 #define META_FORMAT "hermes-router-classifier"
@@ -44,6 +46,7 @@ hr_classifier *hr_classifier_wrap(void *booster, const hr_classifier_meta *meta)
 void hr_classifier_free(hr_classifier *c) {
     if (!c) return;
     if (c->booster) XGBoosterFree(c->booster);
+    hr_embedder_free(c->emb);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -138,6 +141,11 @@ static char *meta_to_json(const hr_classifier_meta *m) {
     cJSON_AddNumberToObject(f, "word_max", m->features.word_max);
     cJSON *dn = cJSON_AddArrayToObject(f, "dense");
     for (int k = 0; k < HR_FEAT_N_DENSE; k++) cJSON_AddItemToArray(dn, cJSON_CreateString(hr_features_dense_name(k)));
+    if (m->features.emb_dim > 0) {
+        cJSON *e = cJSON_AddObjectToObject(f, "embedding");
+        cJSON_AddNumberToObject(e, "dim", m->features.emb_dim);
+        cJSON_AddStringToObject(e, "model", m->embedder);
+    }
     cJSON_AddNumberToObject(o, "ncols", (double)hr_features_ncols(&m->features));
     cJSON *t = cJSON_AddArrayToObject(o, "tiers");
     for (int k = 0; k < m->n_tiers; k++) cJSON_AddItemToArray(t, cJSON_CreateString(hr_tier_name(m->tiers[k])));
@@ -215,16 +223,29 @@ static int meta_from_json(const char *text, const char *path, hr_classifier_meta
         get_int(f, "char_min", 1, 5, &m->features.char_min, path, err, errlen) < 0 ||
         get_int(f, "char_max", 1, 5, &m->features.char_max, path, err, errlen) < 0 ||
         get_int(f, "word_max", 0, 3, &m->features.word_max, path, err, errlen) < 0 ||
-        get_int(o, "ncols", 1, HR_FEATURES_MAX_DIM + HR_FEAT_N_DENSE, &ncols, path, err, errlen) < 0)
+        get_int(o, "ncols", 1, HR_FEATURES_MAX_DIM + HR_FEAT_N_DENSE + HR_FEATURES_MAX_EMB, &ncols, path, err,
+                errlen) < 0)
         goto out;
+    const cJSON *emb = cJSON_GetObjectItemCaseSensitive(f, "embedding");
+    if (emb) {
+        const cJSON *em = cJSON_GetObjectItemCaseSensitive(emb, "model");
+        if (get_int(emb, "dim", 1, HR_FEATURES_MAX_EMB, &m->features.emb_dim, path, err, errlen) < 0) goto out;
+        if (!cJSON_IsString(em) || !*em->valuestring || strlen(em->valuestring) >= sizeof m->embedder) {
+            snprintf(err, errlen, "classifier sidecar '%s': features.embedding.model must name the embedding GGUF",
+                     path);
+            goto out;
+        }
+        snprintf(m->embedder, sizeof m->embedder, "%s", em->valuestring);
+    }
     char ferr[160];
     if (hr_features_params_check(&m->features, ferr, sizeof ferr) < 0) {
         snprintf(err, errlen, "classifier sidecar '%s': %s", path, ferr);
         goto out;
     }
     if ((size_t)ncols != hr_features_ncols(&m->features)) {
-        snprintf(err, errlen, "classifier sidecar '%s': ncols %d does not match dim %d + %d dense features", path,
-                 ncols, m->features.dim, HR_FEAT_N_DENSE);
+        snprintf(err, errlen,
+                 "classifier sidecar '%s': ncols %d does not match dim %d + %d dense features + %d embedding values",
+                 path, ncols, m->features.dim, HR_FEAT_N_DENSE, m->features.emb_dim);
         goto out;
     }
     int nt = cJSON_GetArraySize(tiers);
@@ -395,6 +416,33 @@ int hr_classifier_choose(const hr_classifier_meta *m, const float *out, double t
 }
 
 hr_classifier *hr_classifier_load(const char *path, char *err, size_t errlen) {
+    return hr_classifier_load_ex(path, NULL, err, errlen);
+}
+
+/* The embedding model of a loaded sidecar: override, else the sidecar's file
+ * (relative to the model's folder). */
+static hr_embedder *load_embedder(const char *model_path, const hr_classifier_meta *m, const char *override,
+                                  char *err, size_t errlen) {
+    char file[1100];
+    if (override && *override) snprintf(file, sizeof file, "%s", override);
+    else if (m->embedder[0] == '/' || !strchr(model_path, '/')) snprintf(file, sizeof file, "%s", m->embedder);
+    else snprintf(file, sizeof file, "%.*s/%s", (int)(strrchr(model_path, '/') - model_path), model_path, m->embedder);
+    char eerr[400];
+    hr_embedder *e = hr_embedder_load(file, eerr, sizeof eerr);
+    if (!e) {
+        snprintf(err, errlen, "classifier model '%s': its embedding model: %s", model_path, eerr);
+        return NULL;
+    }
+    if (hr_embedder_dim(e) != m->features.emb_dim) {
+        snprintf(err, errlen, "classifier model '%s': embedding model '%s' gives %d values, the model was trained on %d",
+                 model_path, file, hr_embedder_dim(e), m->features.emb_dim);
+        hr_embedder_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+hr_classifier *hr_classifier_load_ex(const char *path, const char *embedder, char *err, size_t errlen) {
     if (!path || !*path) {
         snprintf(err, errlen, "classifier model path is empty");
         return NULL;
@@ -422,7 +470,14 @@ hr_classifier *hr_classifier_load(const char *path, char *err, size_t errlen) {
     }
     free(data);
     XGBoosterSetParam(h, "nthread", "1");
+    hr_embedder *emb = NULL;
+    if (meta.features.emb_dim > 0 && !(emb = load_embedder(path, &meta, embedder, err, errlen))) {
+        XGBoosterFree(h);
+        return NULL;
+    }
+    meta.features.embedder = emb;
     hr_classifier *c = hr_classifier_wrap(h, &meta);
+    c->emb = emb;
     bst_ulong nf = 0;
     if (XGBoosterGetNumFeature(h, &nf) != 0 || nf != (bst_ulong)c->ncols) {
         snprintf(err, errlen, "classifier model '%s': has %llu features, the sidecar says %zu", path,
@@ -476,7 +531,7 @@ static void *clf_create(const hr_config *cfg, char *err, size_t errlen) {
                  "router.classifier.model is not set (train one with 'hermes-router train --data F --out M')");
         return NULL;
     }
-    hr_classifier *c = hr_classifier_load(cfg->classifier.model, err, errlen);
+    hr_classifier *c = hr_classifier_load_ex(cfg->classifier.model, cfg->classifier.embedder, err, errlen);
     if (!c) return NULL;
     clf_state *s = hr_xcalloc(1, sizeof *s);
     s->clf = c;
@@ -535,9 +590,11 @@ static int clf_decide(void *self, const hr_chat_request *req, bool want_features
         uint32_t d = (uint32_t)m->features.dim;
         for (size_t i = 0; i < v.n; i++) {
             if (v.idx[i] < d) hashed++;
-            else cJSON_AddNumberToObject(f, hr_features_dense_name((int)(v.idx[i] - d)), v.val[i]);
+            else if (v.idx[i] < d + HR_FEAT_N_DENSE)
+                cJSON_AddNumberToObject(f, hr_features_dense_name((int)(v.idx[i] - d)), v.val[i]);
         }
         cJSON_AddNumberToObject(f, "hashed_nonzero", (double)hashed);
+        if (m->features.emb_dim > 0) cJSON_AddNumberToObject(f, "embedding_dim", m->features.emb_dim);
         cJSON *p = cJSON_AddObjectToObject(f, s->clf->gain ? "expected_quality" : "p_pass");
         for (int i = 0; i < m->n_tiers; i++) cJSON_AddNumberToObject(p, hr_tier_name(m->tiers[i]), pass[i]);
         cJSON_AddNumberToObject(f, "threshold", thr);

@@ -77,6 +77,7 @@ typedef struct hr_classifier_meta {
     char exclude_sources[256];   /* comma-separated sources left out of training */
     char target[16];             /* "label" | "best" | "gain" (see hr_train_target) */
     char booster[16];            /* "gbtree" | "gblinear" */
+    char embedder[512];          /* features.emb_dim > 0: the embedding model's GGUF, as trained with */
 } hr_classifier_meta;
 
 typedef struct hr_classifier hr_classifier;
@@ -84,6 +85,10 @@ typedef struct hr_classifier hr_classifier;
 /* Loads MODEL and MODEL.meta.json. NULL with err ("classifier model
  * 'x.ubj': cannot open: No such file or directory") on any problem. */
 hr_classifier *hr_classifier_load(const char *path, char *err, size_t errlen);
+/* The same; a model with an embedding block loads its embedding model from
+ * embedder (NULL or "": the file the sidecar names, a relative name taken
+ * from the model's folder). */
+hr_classifier *hr_classifier_load_ex(const char *path, const char *embedder, char *err, size_t errlen);
 /* Takes ownership of an XGBoost BoosterHandle (for the trainer). */
 hr_classifier *hr_classifier_wrap(void *booster, const hr_classifier_meta *meta);
 /* Saves both files (the booster format follows the extension). */
@@ -236,6 +241,7 @@ typedef struct hr_train_params {
     double val_fraction;
     int folds, fold;    /* folds > 1: hold out fold `fold` (ignores val_fraction) */
     const char *exclude_sources;
+    const char *embedder_path; /* features.emb_dim > 0: the GGUF named in the sidecar */
     /* progress: called after each round with the evaluation line (may be NULL) */
     void (*progress)(int round, int total, const char *eval, void *ud);
     void *ud;

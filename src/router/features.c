@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/utf8.h"
+#include "engine/engine.h"
 
 #define FNV_OFFSET 2166136261u
 #define FNV_PRIME 16777619u
@@ -37,10 +38,21 @@ int hr_features_params_check(const hr_features_params *p, char *err, size_t errl
         snprintf(err, errlen, "features: word n-gram size %d invalid (0..3)", p->word_max);
         return -1;
     }
+    if (p->emb_dim < 0 || p->emb_dim > HR_FEATURES_MAX_EMB) {
+        snprintf(err, errlen, "features: embedding size %d out of range 0..%d", p->emb_dim, HR_FEATURES_MAX_EMB);
+        return -1;
+    }
+    if (p->emb_dim > 0 && p->embedder && hr_embedder_dim(p->embedder) != p->emb_dim) {
+        snprintf(err, errlen, "features: the embedding model gives %d values, the features expect %d",
+                 hr_embedder_dim(p->embedder), p->emb_dim);
+        return -1;
+    }
     return 0;
 }
 
-size_t hr_features_ncols(const hr_features_params *p) { return (size_t)p->dim + HR_FEAT_N_DENSE; }
+size_t hr_features_ncols(const hr_features_params *p) {
+    return (size_t)p->dim + HR_FEAT_N_DENSE + (size_t)(p->emb_dim > 0 ? p->emb_dim : 0);
+}
 
 const char *hr_features_dense_name(int k) { return k >= 0 && k < HR_FEAT_N_DENSE ? dense_names[k] : "?"; }
 
@@ -52,6 +64,7 @@ void hr_feature_vec_free(hr_feature_vec *v) {
     free(v->val);
     free(v->scratch);
     free(v->cp);
+    free(v->emb);
     memset(v, 0, sizeof *v);
 }
 
@@ -283,8 +296,45 @@ static void finish_hashed(const hr_features_params *p, hr_feature_vec *v) {
  * scale of a 20,000-character prompt to stay near that of a share. */
 static inline float logc(double n) { return (float)log1p(n); }
 
+const char *hr_features_text(const hr_chat_request *req, hr_buf *joined, size_t *len, size_t *chars) {
+    if (req->last_user) {
+        *len = req->last_user->text_len;
+        *chars = req->last_user->chars;
+        return req->last_user->text;
+    }
+    *chars = 0;
+    for (size_t i = 0; i < req->n_messages; i++) {
+        if (i) hr_buf_append(joined, "\n", 1);
+        hr_buf_append(joined, req->messages[i].text, req->messages[i].text_len);
+        *chars += req->messages[i].chars + (i ? 1 : 0);
+    }
+    *len = joined->len;
+    return joined->data ? joined->data : "";
+}
+
+int hr_features_embed_text(const hr_features_params *p, const char *text, size_t len, float *out, char *err,
+                           size_t errlen) {
+    if (p->emb_dim <= 0) return 0;
+    if (!p->embedder) {
+        snprintf(err, errlen, "features: the model needs an embedding model (%d values) and none is loaded",
+                 p->emb_dim);
+        return -1;
+    }
+    if (hr_embedder_dim(p->embedder) != p->emb_dim) {
+        snprintf(err, errlen, "features: the embedding model gives %d values, the features expect %d",
+                 hr_embedder_dim(p->embedder), p->emb_dim);
+        return -1;
+    }
+    return hr_embedder_embed(p->embedder, text, len, out, err, errlen) < 0 ? -1 : 0;
+}
+
 int hr_features_extract(const hr_features_params *p, const hr_chat_request *req, hr_feature_vec *out) {
-    char err[128];
+    return hr_features_extract_with(p, req, NULL, out);
+}
+
+int hr_features_extract_with(const hr_features_params *p, const hr_chat_request *req, const float *emb,
+                             hr_feature_vec *out) {
+    char err[160];
     if (hr_features_params_check(p, err, sizeof err) < 0) return -1;
     out->n = 0;
     if (out->scratch_dim != (size_t)p->dim) {
@@ -294,22 +344,21 @@ int hr_features_extract(const hr_features_params *p, const hr_chat_request *req,
     }
 
     /* the text: the last user message, else every message joined */
-    const char *text = "";
     size_t len = 0, chars = 0;
     hr_buf joined;
     hr_buf_init(&joined, 0);
-    if (req->last_user) {
-        text = req->last_user->text;
-        len = req->last_user->text_len;
-        chars = req->last_user->chars;
-    } else {
-        for (size_t i = 0; i < req->n_messages; i++) {
-            if (i) hr_buf_append(&joined, "\n", 1);
-            hr_buf_append(&joined, req->messages[i].text, req->messages[i].text_len);
-            chars += req->messages[i].chars + (i ? 1 : 0);
+    const char *text = hr_features_text(req, &joined, &len, &chars);
+    if (p->emb_dim > 0 && !emb) {
+        if (out->emb_cap < (size_t)p->emb_dim) {
+            free(out->emb);
+            out->emb = hr_xmalloc((size_t)p->emb_dim * sizeof *out->emb);
+            out->emb_cap = (size_t)p->emb_dim;
         }
-        if (joined.data) text = joined.data;
-        len = joined.len;
+        if (hr_features_embed_text(p, text, len, out->emb, err, sizeof err) < 0) {
+            hr_buf_free(&joined);
+            return -1;
+        }
+        emb = out->emb;
     }
 
     size_t ncp = normalise_text(out, text, len);
@@ -337,5 +386,6 @@ int hr_features_extract(const hr_features_params *p, const hr_chat_request *req,
     vec_push(out, d + HR_FEAT_LINES, logc((double)(st.lines)));
     vec_push(out, d + HR_FEAT_WORDS, logc((double)(st.words)));
     vec_push(out, d + HR_FEAT_DIGIT_SHARE, (float)(st.digits / nonspace));
+    for (int k = 0; k < p->emb_dim; k++) vec_push(out, d + HR_FEAT_N_DENSE + (uint32_t)k, emb[k]);
     return 0;
 }

@@ -1,10 +1,14 @@
 /* Router features: a request turned into one sparse row for the classifier.
  *
- * Layout of a row (ncols = dim + HR_FEAT_N_DENSE columns):
+ * Layout of a row (ncols = dim + HR_FEAT_N_DENSE + emb_dim columns):
  *   [0, dim)                 hashed text n-grams of the last user message
  *                            (all message texts joined when there is none),
  *                            term counts L2-normalised to unit length;
- *   [dim, dim+N_DENSE)       dense extras, raw values (see hr_feat_dense).
+ *   [dim, dim+N_DENSE)       dense extras, raw values (see hr_feat_dense);
+ *   [dim+N_DENSE, +emb_dim)  optional: the sentence embedding of the same
+ *                            text by a BERT-family model (engine.h
+ *                            hr_embedder: [CLS] pooling or mean, unit length),
+ *                            every value present (also zeros).
  *
  * Text normalisation before hashing: ASCII letters lowercased, every run of
  * whitespace (space, \t, \n, \r, \f, \v, U+3000) becomes one space; at most
@@ -57,17 +61,26 @@ typedef enum {
     HR_FEAT_N_DENSE
 } hr_feat_dense;
 
+struct hr_embedder; /* engine/engine.h */
+struct hr_buf;      /* core/buf.h */
+
+#define HR_FEATURES_MAX_EMB 4096
+
 typedef struct hr_features_params {
     int dim;        /* hashed block size, 16 .. HR_FEATURES_MAX_DIM (default 4096) */
     int char_min;   /* char n-gram sizes (default 1..3), 1 <= min <= max <= 5 */
     int char_max;
     int word_max;   /* word n-grams 1..word_max (default 2), 0 = no words, <= 3 */
+    int emb_dim;    /* embedding block size, 0 (none, the default) .. HR_FEATURES_MAX_EMB */
+    /* the model computing it when emb_dim > 0 (not owned; not part of the
+     * format: the classifier sidecar names the file) */
+    const struct hr_embedder *embedder;
 } hr_features_params;
 
 hr_features_params hr_features_default_params(void);
 /* 0 when p is usable, else -1 with a message naming the bad field. */
 int hr_features_params_check(const hr_features_params *p, char *err, size_t errlen);
-/* Number of columns of a row: dim + HR_FEAT_N_DENSE. */
+/* Number of columns of a row: dim + HR_FEAT_N_DENSE + emb_dim. */
 size_t hr_features_ncols(const hr_features_params *p);
 /* Name of a dense extra ("chars", "qmarks", ...); "?" when out of range. */
 const char *hr_features_dense_name(int k);
@@ -83,14 +96,28 @@ typedef struct hr_feature_vec {
     size_t scratch_dim;
     uint32_t *cp;       /* normalised code points of the hashed text */
     size_t cp_cap;
+    float *emb;         /* the embedding being added */
+    size_t emb_cap;
 } hr_feature_vec;
 
 void hr_feature_vec_init(hr_feature_vec *v);
 void hr_feature_vec_free(hr_feature_vec *v);
 
 /* Fills out with the row for req (replacing what it held). Returns 0, or -1
- * when p is invalid. */
+ * when p is invalid or the embedding fails (emb_dim > 0 without an embedder,
+ * or the model's error). */
 int hr_features_extract(const hr_features_params *p, const hr_chat_request *req, hr_feature_vec *out);
+/* The same with the embedding given (emb_dim floats, e.g. computed in a batch
+ * by hr_features_embed_text); emb NULL: computed with p->embedder. */
+int hr_features_extract_with(const hr_features_params *p, const hr_chat_request *req, const float *emb,
+                             hr_feature_vec *out);
+/* The text a request's features look at (last user message, else all messages
+ * joined by newlines): *len bytes at the returned pointer, which points into
+ * req or into joined (an initialised buffer the caller frees). */
+const char *hr_features_text(const hr_chat_request *req, struct hr_buf *joined, size_t *len, size_t *chars);
+/* Embeds text with p->embedder into out[p->emb_dim]. 0, or -1 with err. */
+int hr_features_embed_text(const hr_features_params *p, const char *text, size_t len, float *out, char *err,
+                           size_t errlen);
 
 /* Value of column col in v (0 when absent). For tests and explanations. */
 float hr_feature_vec_get(const hr_feature_vec *v, uint32_t col);

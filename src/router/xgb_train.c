@@ -2,9 +2,12 @@
  * (used by the train / eval / calibrate commands and the tests). */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <xgboost/c_api.h>
@@ -246,9 +249,56 @@ void hr_route_metrics_random(const hr_route_dataset *ds, const size_t *rows, siz
 
 /* ---- features of a data set ---- */
 
+/* Embeddings of rows[0..n) (n * emb_dim floats), computed on every core: a
+ * BERT pass costs milliseconds per prompt where the hashed features cost
+ * microseconds. A prompt the model fails on gets zeros (and one message). */
+typedef struct embed_job {
+    const hr_route_dataset *ds;
+    const size_t *rows;
+    size_t n;
+    const hr_features_params *fp;
+    float *out;
+    int stride, first;
+    int failed;
+} embed_job;
+
+static void *embed_worker(void *arg) {
+    embed_job *j = arg;
+    char err[256];
+    for (size_t i = (size_t)j->first; i < j->n; i += (size_t)j->stride) {
+        const char *text = j->ds->rows[j->rows[i]].prompt;
+        float *o = j->out + i * (size_t)j->fp->emb_dim;
+        if (hr_features_embed_text(j->fp, text, strlen(text), o, err, sizeof err) < 0) {
+            memset(o, 0, (size_t)j->fp->emb_dim * sizeof *o);
+            if (!j->failed++) fprintf(stderr, "hermes-router: embedding row %s: %s\n", j->ds->rows[j->rows[i]].id, err);
+        }
+    }
+    return NULL;
+}
+
+static float *embed_rows(const hr_route_dataset *ds, const size_t *rows, size_t n, const hr_features_params *fp) {
+    float *out = hr_xmalloc((n ? n : 1) * (size_t)fp->emb_dim * sizeof *out);
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = nc < 1 ? 1 : nc > 16 ? 16 : (int)nc;
+    embed_job jobs[16];
+    pthread_t th[16];
+    bool started[16] = {false};
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (embed_job){ds, rows, n, fp, out, nt, t, 0};
+        if (t > 0) started[t] = pthread_create(&th[t], NULL, embed_worker, &jobs[t]) == 0;
+    }
+    embed_worker(&jobs[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else embed_worker(&jobs[t]);
+    }
+    return out;
+}
+
 void hr_route_dataset_features(const hr_route_dataset *ds, const size_t *rows, size_t n,
                                const hr_features_params *fp, size_t **indptr_out, uint32_t **indices_out,
                                float **values_out) {
+    float *emb = fp->emb_dim > 0 ? embed_rows(ds, rows, n, fp) : NULL;
     size_t cap = 1024, nnz = 0;
     size_t *indptr = hr_xmalloc((n + 1) * sizeof *indptr);
     uint32_t *indices = hr_xmalloc(cap * sizeof *indices);
@@ -260,7 +310,7 @@ void hr_route_dataset_features(const hr_route_dataset *ds, const size_t *rows, s
         hr_chat_request req;
         memset(&req, 0, sizeof req);
         hr_chat_request_from_prompt(ds->rows[rows[i]].prompt, &req);
-        hr_features_extract(fp, &req, &v);
+        hr_features_extract_with(fp, &req, emb ? emb + i * (size_t)fp->emb_dim : NULL, &v);
         hr_chat_request_free(&req);
         if (nnz + v.n > cap) {
             while (nnz + v.n > cap) cap *= 2;
@@ -273,6 +323,7 @@ void hr_route_dataset_features(const hr_route_dataset *ds, const size_t *rows, s
         indptr[i + 1] = nnz;
     }
     hr_feature_vec_free(&v);
+    free(emb);
     *indptr_out = indptr;
     *indices_out = indices;
     *values_out = values;
@@ -439,6 +490,7 @@ hr_classifier *hr_classifier_train(const hr_train_params *p, const hr_route_data
     meta.folds = p->folds > 1 ? p->folds : 0;
     meta.fold = p->folds > 1 ? p->fold : 0;
     snprintf(meta.exclude_sources, sizeof meta.exclude_sources, "%s", p->exclude_sources ? p->exclude_sources : "");
+    snprintf(meta.embedder, sizeof meta.embedder, "%s", p->embedder_path ? p->embedder_path : "");
     snprintf(meta.booster, sizeof meta.booster, "%s", p->booster ? p->booster : "gbtree");
     snprintf(meta.target, sizeof meta.target, "%s",
              p->target == HR_TARGET_LABEL ? "label" : p->target == HR_TARGET_GAIN ? "gain" : "best");

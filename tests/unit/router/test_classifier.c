@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "engine/engine.h"
 #include "router/classifier.h"
 #include "router/router.h"
 
@@ -619,6 +620,147 @@ static void test_concurrent_decide(void **state) {
     hr_route_dataset_free(&ds);
 }
 
+/* The optional embedding block: a synthetic BERT (random weights, the bge
+ * vocab) as the embedder. The row carries the model's unit-length embedding
+ * after the dense extras; train -> save -> load finds the embedder through
+ * the sidecar and predicts the same; a missing embedder or one of another
+ * size is a load error; the strategy runs with it in the router. */
+static void test_embedding_block(void **state) {
+    (void)state;
+    char err[512], bert[300], path[300], meta[320];
+    const char *shared = getenv("HR_SHARED");
+    char vocab[512];
+    snprintf(vocab, sizeof vocab, "%s/tokenizers/llama-vocab/ggml-vocab-bert-bge.gguf", shared ? shared : "../shared");
+    path_in_tmp(bert, sizeof bert, "bert.gguf");
+    hr_synth_params sp = hr_synth_default_params();
+    sp.shape = "bert-tiny";
+    sp.type = "f32";
+    sp.vocab_gguf = vocab;
+    assert_int_equal(hr_synth_write(&sp, bert, err, sizeof err), 0);
+    hr_embedder *e = hr_embedder_load(bert, err, sizeof err);
+    assert_non_null(e);
+    int ed = hr_embedder_dim(e);
+    assert_true(ed > 0);
+
+    /* the row */
+    hr_features_params fp = hr_features_default_params();
+    fp.dim = 256;
+    fp.emb_dim = ed;
+    fp.embedder = e;
+    assert_int_equal(hr_features_ncols(&fp), 256 + HR_FEAT_N_DENSE + (size_t)ed);
+    const char *text = "Explain why the sky is blue, in two sentences.";
+    hr_chat_request req;
+    memset(&req, 0, sizeof req);
+    hr_chat_request_from_prompt(text, &req);
+    hr_feature_vec v;
+    hr_feature_vec_init(&v);
+    assert_int_equal(hr_features_extract(&fp, &req, &v), 0);
+    float *ref = calloc((size_t)ed, sizeof *ref);
+    assert_true(hr_embedder_embed(e, text, strlen(text), ref, err, sizeof err) > 0);
+    double ss = 0;
+    for (int k = 0; k < ed; k++) {
+        float got = hr_feature_vec_get(&v, (uint32_t)(256 + HR_FEAT_N_DENSE + k));
+        assert_true(got == ref[k]);
+        ss += (double)got * got;
+    }
+    assert_true(fabs(ss - 1.0) < 1e-4);
+    /* without the model the row cannot be made */
+    fp.embedder = NULL;
+    assert_int_equal(hr_features_extract(&fp, &req, &v), -1);
+    fp.embedder = e;
+    hr_chat_request_free(&req);
+    hr_feature_vec_free(&v);
+    free(ref);
+
+    /* train -> save -> load (the embedder comes from the sidecar) -> same numbers */
+    hr_route_dataset ds;
+    synthetic(&ds, 8);
+    size_t *rows = all_rows(ds.n);
+    hr_train_params p = small_params();
+    p.features = fp;
+    p.embedder_path = bert;
+    hr_classifier *c = hr_classifier_train(&p, &ds, rows, ds.n, NULL, 0, err, sizeof err);
+    assert_non_null(c);
+    float *before = hr_classifier_predict_rows(c, &ds, rows, ds.n);
+    assert_non_null(before);
+    path_in_tmp(path, sizeof path, "emb.ubj");
+    assert_int_equal(hr_classifier_save(c, path, err, sizeof err), 0);
+    hr_classifier_free(c);
+    hr_classifier *l = hr_classifier_load(path, err, sizeof err);
+    assert_non_null(l);
+    assert_int_equal(hr_classifier_get_meta(l)->features.emb_dim, ed);
+    assert_string_equal(hr_classifier_get_meta(l)->embedder, bert);
+    float *after = hr_classifier_predict_rows(l, &ds, rows, ds.n);
+    assert_non_null(after);
+    assert_memory_equal(before, after, ds.n * 3 * sizeof *after);
+    free(after);
+    free(before);
+    hr_classifier_free(l);
+
+    /* errors: the embedder missing, or of another size than trained with */
+    char missing[300];
+    path_in_tmp(missing, sizeof missing, "nowhere.gguf");
+    assert_null(hr_classifier_load_ex(path, missing, err, sizeof err));
+    assert_non_null(strstr(err, "embedding model"));
+    snprintf(meta, sizeof meta, "%s.meta.json", path);
+    FILE *f = fopen(meta, "r");
+    assert_non_null(f);
+    char text_meta[8192];
+    size_t n = fread(text_meta, 1, sizeof text_meta - 1, f);
+    fclose(f);
+    text_meta[n] = 0;
+    char needle[64], repl[64];
+    snprintf(needle, sizeof needle, "\"dim\":\t%d", ed); /* cJSON_Print's layout */
+    char *at = strstr(text_meta, needle);
+    assert_non_null(at);
+    snprintf(repl, sizeof repl, "\"dim\":\t%d", ed + 1);
+    char edited[8300];
+    snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text_meta), text_meta, repl, at + strlen(needle));
+    char ncols_old[64], ncols_new[64];
+    snprintf(ncols_old, sizeof ncols_old, "\"ncols\":\t%d", 256 + HR_FEAT_N_DENSE + ed);
+    snprintf(ncols_new, sizeof ncols_new, "\"ncols\":\t%d", 256 + HR_FEAT_N_DENSE + ed + 1);
+    char *nc = strstr(edited, ncols_old);
+    assert_non_null(nc);
+    char edited2[8400];
+    snprintf(edited2, sizeof edited2, "%.*s%s%s", (int)(nc - edited), edited, ncols_new, nc + strlen(ncols_old));
+    f = fopen(meta, "w");
+    fputs(edited2, f);
+    fclose(f);
+    assert_null(hr_classifier_load(path, err, sizeof err));
+    assert_non_null(strstr(err, "values"));
+
+    /* the strategy with it, through the router */
+    c = hr_classifier_train(&p, &ds, rows, ds.n, NULL, 0, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(hr_classifier_save(c, path, err, sizeof err), 0);
+    hr_classifier_free(c);
+    hr_config *cfg = hr_config_default();
+    for (int t = 0; t < HR_TIER_MAX; t++) cfg->tiers[t].enabled = true;
+    free(cfg->strategy);
+    cfg->strategy = strdup("classifier");
+    cfg->classifier.model = strdup(path);
+    cfg->classifier.embedder = strdup(bert);
+    hr_router *r = hr_router_create(cfg, err, sizeof err);
+    assert_non_null(r);
+    hr_chat_request q;
+    memset(&q, 0, sizeof q);
+    hr_chat_request_from_prompt("Say hello to my friend number 1000, please.", &q);
+    hr_route_decision d;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(hr_router_decide(r, &q, true, &d), 0);
+    assert_string_equal(d.strategy, "classifier");
+    assert_non_null(d.features);
+    const cJSON *edim = cJSON_GetObjectItemCaseSensitive(d.features, "embedding_dim");
+    assert_true(cJSON_IsNumber(edim) && edim->valueint == ed);
+    hr_route_decision_clear(&d);
+    hr_chat_request_free(&q);
+    hr_router_free(r);
+    hr_config_free(cfg);
+    free(rows);
+    hr_route_dataset_free(&ds);
+    hr_embedder_free(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pick_rule),
@@ -631,6 +773,7 @@ int main(void) {
         cmocka_unit_test(test_calibration_hits_target),
         cmocka_unit_test(test_strategy_in_router),
         cmocka_unit_test(test_concurrent_decide),
+        cmocka_unit_test(test_embedding_block),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
