@@ -86,7 +86,8 @@ static int bench_embedder(const char *data, const char *embedder, size_t iters) 
     hr_train_params p = hr_train_default_params();
     p.features.emb_dim = hr_embedder_dim(e);
     p.features.embedder = e;
-    p.embedder_path = embedder;
+    char abs[4096]; /* the sidecar's relative names are taken from the model's folder */
+    p.embedder_path = realpath(embedder, abs) ? abs : embedder;
     fprintf(stderr, "bench_classifier: training with %d-value embeddings on %zu rows...\n", p.features.emb_dim, n);
     hr_classifier *c = hr_classifier_train(&p, &ds, rows, n, NULL, 0, err, sizeof err);
     free(rows);
