@@ -27,9 +27,9 @@ INL __m512 fold(__m512 u, __m512 v, int r) {
 /* lane i of the result = horizontal sum of a[i] */
 INL __m512 reduce16(__m512 a[16]) {
     __m512 r1[8], r2[4], r3[2];
-    for (int i = 0; i < 8; i++) r1[i] = fold(a[i], a[i + 8], 0);
-    for (int i = 0; i < 4; i++) r2[i] = fold(r1[i], r1[i + 4], 1);
-    for (int i = 0; i < 2; i++) r3[i] = fold(r2[i], r2[i + 2], 2);
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) r1[i] = fold(a[i], a[i + 8], 0);
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) r2[i] = fold(r1[i], r1[i + 4], 1);
+    _Pragma("GCC unroll 2") for (int i = 0; i < 2; i++) r3[i] = fold(r2[i], r2[i + 2], 2);
     return fold(r3[0], r3[1], 3);
 }
 
@@ -37,12 +37,12 @@ INL __mmask16 tail_mask(int m) { return m >= 16 ? (__mmask16)0xffff : (__mmask16
 
 /* one block of up to 16 positions for one query of NV x 16 dims */
 INL __m512 scores_block(const float *K, size_t ldk, int m, const __m512 *qv, int nv) {
-    __m512 a[16];
-    for (int i = 0; i < 16; i++) {
+    __m512 a[16]; /* unrolled: GCC -O2 keeps a[] on the stack otherwise */
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) {
         __m512 acc = _mm512_setzero_ps();
         if (i < m) {
             const float *k = K + (size_t)i * ldk;
-            for (int c = 0; c < nv; c++) acc = _mm512_fmadd_ps(_mm512_loadu_ps(k + 16 * c), qv[c], acc);
+            _Pragma("GCC unroll 8") for (int c = 0; c < nv; c++) acc = _mm512_fmadd_ps(_mm512_loadu_ps(k + 16 * c), qv[c], acc);
         }
         a[i] = acc;
     }
@@ -56,7 +56,7 @@ INL void scores_nv(const float *K, size_t ldk, int n, int hd, const float *q, in
         const float *Kb = K + (size_t)p0 * ldk;
         for (int g = 0; g < G; g++) {
             __m512 qv[16];
-            for (int c = 0; c < nv; c++) qv[c] = _mm512_loadu_ps(q + (size_t)g * hd + 16 * c);
+            _Pragma("GCC unroll 8") for (int c = 0; c < nv; c++) qv[c] = _mm512_loadu_ps(q + (size_t)g * hd + 16 * c);
             _mm512_mask_storeu_ps(s + (size_t)g * lds + p0, tail_mask(m), scores_block(Kb, ldk, m, qv, nv));
         }
     }
