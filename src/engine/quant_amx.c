@@ -532,6 +532,11 @@ static void amx_matmul(const amx_type *ty, const void *w, size_t ws, int64_t k, 
  * last full 16-row tile use the AVX-512 kernel. */
 
 #define Q8W_KC 1024                 /* K elements per segment */
+/* Up to this many activation rows the AVX-512 kernel (weights loaded once for
+ * 2-4 rows, quant_avx512.c) is faster: per row of work, from DRAM, one thread,
+ * 2 rows 1.8x / 1.3x (AVX-512 / AMX), 3 rows 2.2-2.4x / 2.0x, 4 rows 2.3x /
+ * 2.6-2.8x at k = 576 but 2.7x / 2.0x at k = 2048. */
+#define Q8W_BELOW(k) ((k) >= 1024 ? 4 : 3)
 #define Q8W_MAX_SB (Q8W_KC / HR_QK) /* 32 sub-blocks per segment */
 
 typedef struct {
@@ -664,7 +669,7 @@ static hr_matmul_fn amx_below[HR_TYPE_COUNT]; /* the AVX-512 kernels, for small 
     static void matmul_amx_##T(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq,    \
                                size_t xs, int n_batch, float *y, int64_t ldy)                                  \
     {                                                                                                           \
-        if (HR_TYPE_##T == HR_TYPE_Q8_0 && n_batch >= 2 && n_batch <= AMX_COLS && r1 - r0 >= AMX_ROWS) {       \
+        if (HR_TYPE_##T == HR_TYPE_Q8_0 && n_batch > Q8W_BELOW(k) && n_batch <= AMX_COLS && r1 - r0 >= AMX_ROWS) { \
             int ntiles = (int)((r1 - r0) / AMX_ROWS);                                                           \
             q8w_matmul(w, ws, k, r0, ntiles, xq, xs, n_batch, y, ldy);                                          \
             r0 += (int64_t)ntiles * AMX_ROWS;                                                                   \
