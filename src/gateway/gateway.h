@@ -1,4 +1,4 @@
-/* The gateway: HTTP server (libevent evhttp) with the OpenAI API, admin
+/* The gateway: HTTP server (gateway/http.h, on libevent) with the OpenAI API, admin
  * routes and the web UI, on N event-loop threads that share one listening
  * port (SO_REUSEPORT). Each thread owns its connections and its upstream
  * transfers; shared state (config, router, backends, metrics, log) is

@@ -1,4 +1,4 @@
-/* A small HTTP/1.1 server on libevent bufferevents: what the gateway's
+/* A small HTTP/1.1 server on libevent events and evbuffers: what the gateway's
  * handlers see of a request and how they answer it.
  *
  * Why not libevent's evhttp: callgrind put evhttp at ~50k instructions of a
