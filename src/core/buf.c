@@ -1,5 +1,6 @@
 #include "core/buf.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,14 @@ char *hr_xstrndup(const char *s, size_t n) {
     memcpy(p, s, n);
     p[n] = 0;
     return p;
+}
+
+void hr_errf(char *err, size_t errsz, const char *fmt, ...) {
+    if (!err || !errsz) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
 }
 
 void hr_buf_init(hr_buf *b, size_t limit) {

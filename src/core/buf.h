@@ -33,5 +33,7 @@ void *hr_xcalloc(size_t n, size_t sz);
 void *hr_xrealloc(void *p, size_t n);
 char *hr_xstrdup(const char *s);
 char *hr_xstrndup(const char *s, size_t n);
+/* Formats an error message into err[errsz] (nothing when err is NULL or errsz 0). */
+void hr_errf(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -61,14 +61,6 @@ struct hr_embedder {
     bert_layer *layers;
 };
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...) {
-    if (!err || !errsz) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------- loading ---------------------------------- */
 
@@ -88,7 +80,7 @@ static const hr_gguf_tensor *want(loader *ld, const char *name, int64_t ne0, int
     const hr_gguf_tensor *t = hr_gguf_find_tensor(ld->g, name);
     if (!t) {
         if (!optional) {
-            seterr(ld->err, ld->errsz, "missing tensor '%s'", name);
+            hr_errf(ld->err, ld->errsz, "missing tensor '%s'", name);
             ld->bad = true;
         }
         return NULL;
@@ -98,10 +90,10 @@ static const hr_gguf_tensor *want(loader *ld, const char *name, int64_t ne0, int
                     t->ne[3] == 1;
     if (!shape_ok) {
         if (ne1 < 0)
-            seterr(ld->err, ld->errsz, "tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, rows]", name,
+            hr_errf(ld->err, ld->errsz, "tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, rows]", name,
                    (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)ne0);
         else
-            seterr(ld->err, ld->errsz, "tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, %lld]", name,
+            hr_errf(ld->err, ld->errsz, "tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, %lld]", name,
                    (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)ne0,
                    (long long)want1);
         ld->bad = true;
@@ -110,7 +102,7 @@ static const hr_gguf_tensor *want(loader *ld, const char *name, int64_t ne0, int
     if (ne1 == 0) {
         if (t->type != HR_TYPE_F32) {
             const hr_type_traits *tr = hr_type_get(t->type);
-            seterr(ld->err, ld->errsz, "tensor '%s' is %s, expected f32", name, tr ? tr->name : "?");
+            hr_errf(ld->err, ld->errsz, "tensor '%s' is %s, expected f32", name, tr ? tr->name : "?");
             ld->bad = true;
             return NULL;
         }
@@ -120,7 +112,7 @@ static const hr_gguf_tensor *want(loader *ld, const char *name, int64_t ne0, int
     bool weight_type = tr && tr->supported && t->type != HR_TYPE_Q8_1 && t->type != HR_TYPE_Q8_K;
     if (!weight_type || hr_type_row_bytes(t->type, ne0) == 0 ||
         hr_type_row_bytes(hr_vec_dot_type(t->type), ne0) == 0) {
-        seterr(ld->err, ld->errsz, "tensor '%s' has type %s, which the engine cannot compute with rows of %lld",
+        hr_errf(ld->err, ld->errsz, "tensor '%s' has type %s, which the engine cannot compute with rows of %lld",
                name, tr ? tr->name : "?", (long long)ne0);
         ld->bad = true;
         return NULL;
@@ -137,7 +129,7 @@ static const float *want_vec(loader *ld, const char *name, int64_t n) {
 static bool get_u32(const hr_gguf *g, const char *key, uint32_t *out, bool required, char *err, size_t errsz) {
     if (hr_gguf_get_u32(g, key, out)) return true;
     if (required || hr_gguf_find_key(g, key) >= 0) {
-        seterr(err, errsz, "missing or invalid metadata '%s'", key);
+        hr_errf(err, errsz, "missing or invalid metadata '%s'", key);
         return false;
     }
     return true;
@@ -148,11 +140,11 @@ static hr_embedder *embedder_from_gguf(hr_gguf *g, char *err, size_t errsz) {
     e->g = g;
     const char *arch = hr_gguf_get_str(g, "general.architecture", NULL);
     if (!arch) {
-        seterr(err, errsz, "not a BERT model: no general.architecture");
+        hr_errf(err, errsz, "not a BERT model: no general.architecture");
         goto fail;
     }
     if (strcmp(arch, "bert") != 0) {
-        seterr(err, errsz, "not a BERT model: general.architecture is '%.60s' (expected 'bert')", arch);
+        hr_errf(err, errsz, "not a BERT model: general.architecture is '%.60s' (expected 'bert')", arch);
         goto fail;
     }
     uint32_t E = 0, L = 0, F = 0, H = 0, n_ctx = 0, pooling = 2, head_kv = 0;
@@ -165,33 +157,33 @@ static hr_embedder *embedder_from_gguf(hr_gguf *g, char *err, size_t errsz) {
         goto fail;
     if (E == 0 || E > MAX_EMBD || L == 0 || L > MAX_LAYERS || F == 0 || F > 16 * MAX_EMBD || H == 0 || E % H ||
         n_ctx < 2 || n_ctx > MAX_CTX) {
-        seterr(err, errsz, "invalid hyperparameters: embedding_length %u, block_count %u, feed_forward_length %u, "
+        hr_errf(err, errsz, "invalid hyperparameters: embedding_length %u, block_count %u, feed_forward_length %u, "
                "head_count %u, context_length %u", E, L, F, H, n_ctx);
         goto fail;
     }
     head_kv = H;
     if (!get_u32(g, "bert.attention.head_count_kv", &head_kv, false, err, errsz)) goto fail;
     if (head_kv != H) {
-        seterr(err, errsz, "attention.head_count_kv %u != head_count %u is not supported for BERT", head_kv, H);
+        hr_errf(err, errsz, "attention.head_count_kv %u != head_count %u is not supported for BERT", head_kv, H);
         goto fail;
     }
     if (pooling != 1 && pooling != 2) {
-        seterr(err, errsz, "bert.pooling_type %u is not supported (1 mean, 2 cls)", pooling);
+        hr_errf(err, errsz, "bert.pooling_type %u is not supported (1 mean, 2 cls)", pooling);
         goto fail;
     }
     bool causal = false;
     if (hr_gguf_get_bool(g, "bert.attention.causal", &causal) && causal) {
-        seterr(err, errsz, "bert.attention.causal is true: only bidirectional encoders are supported");
+        hr_errf(err, errsz, "bert.attention.causal is true: only bidirectional encoders are supported");
         goto fail;
     }
     e->eps = 1e-12f;
     if (hr_gguf_find_key(g, "bert.attention.layer_norm_epsilon") >= 0 &&
         !hr_gguf_get_f32(g, "bert.attention.layer_norm_epsilon", &e->eps)) {
-        seterr(err, errsz, "invalid metadata 'bert.attention.layer_norm_epsilon'");
+        hr_errf(err, errsz, "invalid metadata 'bert.attention.layer_norm_epsilon'");
         goto fail;
     }
     if (!(e->eps > 0 && e->eps < 1)) {
-        seterr(err, errsz, "invalid layer_norm_epsilon %g", e->eps);
+        hr_errf(err, errsz, "invalid layer_norm_epsilon %g", e->eps);
         goto fail;
     }
     e->E = (int)E;
@@ -207,7 +199,7 @@ static hr_embedder *embedder_from_gguf(hr_gguf *g, char *err, size_t errsz) {
     e->tok_embd = want(&ld, "token_embd.weight", E, -1, false, &rows);
     if (ld.bad) goto fail;
     if (rows > MAX_VOCAB) {
-        seterr(err, errsz, "token_embd.weight has %lld rows (vocab), limit %d", (long long)rows, MAX_VOCAB);
+        hr_errf(err, errsz, "token_embd.weight has %lld rows (vocab), limit %d", (long long)rows, MAX_VOCAB);
         goto fail;
     }
     e->n_vocab = (int)rows;
@@ -259,22 +251,22 @@ static hr_embedder *embedder_from_gguf(hr_gguf *g, char *err, size_t errsz) {
     char e2[256] = "";
     e->tok = hr_tokenizer_from_gguf(g, e2, sizeof e2);
     if (!e->tok) {
-        seterr(err, errsz, "tokenizer: %s", e2);
+        hr_errf(err, errsz, "tokenizer: %s", e2);
         goto fail;
     }
     if (hr_tokenizer_kind(e->tok) != HR_TOK_KIND_WPM) {
-        seterr(err, errsz, "tokenizer.ggml.model is not 'bert' (WordPiece)");
+        hr_errf(err, errsz, "tokenizer.ggml.model is not 'bert' (WordPiece)");
         goto fail;
     }
     if (hr_tokenizer_n_vocab(e->tok) > e->n_vocab) {
-        seterr(err, errsz, "vocabulary has %d tokens but token_embd.weight only %d rows", hr_tokenizer_n_vocab(e->tok),
+        hr_errf(err, errsz, "vocabulary has %d tokens but token_embd.weight only %d rows", hr_tokenizer_n_vocab(e->tok),
                e->n_vocab);
         goto fail;
     }
     /* [CLS] and [SEP]: what the tokenizer adds around an empty text */
     int32_t cs[4];
     if (hr_tokenizer_encode(e->tok, "", 0, HR_TOK_ADD_BOS | HR_TOK_ADD_EOS, cs, 4) != 2) {
-        seterr(err, errsz, "the vocabulary has no [CLS]/[SEP] tokens (tokenizer.ggml.cls_token_id, seperator_token_id)");
+        hr_errf(err, errsz, "the vocabulary has no [CLS]/[SEP] tokens (tokenizer.ggml.cls_token_id, seperator_token_id)");
         goto fail;
     }
     e->cls = cs[0];
@@ -289,11 +281,11 @@ hr_embedder *hr_embedder_load(const char *path, char *err, size_t errlen) {
     char e2[512] = "";
     hr_gguf *g = hr_gguf_open(path, e2, sizeof e2);
     if (!g) {
-        seterr(err, errlen, "%s", e2);
+        hr_errf(err, errlen, "%s", e2);
         return NULL;
     }
     hr_embedder *e = embedder_from_gguf(g, e2, sizeof e2);
-    if (!e) seterr(err, errlen, "%s: %s", path, e2);
+    if (!e) hr_errf(err, errlen, "%s: %s", path, e2);
     return e;
 }
 
@@ -478,17 +470,17 @@ static int tokenize(const hr_embedder *e, const char *text, size_t len, int max,
 
 int hr_embedder_embed(const hr_embedder *e, const char *text, size_t len, float *out, char *err, size_t errlen) {
     if (!e || !out || (!text && len)) {
-        seterr(err, errlen, "hr_embedder_embed: bad arguments");
+        hr_errf(err, errlen, "hr_embedder_embed: bad arguments");
         return -1;
     }
     if (len > (size_t)1 << 30) {
-        seterr(err, errlen, "text of %zu bytes is too long (limit 1 GiB)", len);
+        hr_errf(err, errlen, "text of %zu bytes is too long (limit 1 GiB)", len);
         return -1;
     }
     int32_t *tids = NULL;
     int n = tokenize(e, text ? text : "", len, e->n_ctx - 2, &tids); /* truncated: keep room for [SEP] */
     if (n < 0) {
-        seterr(err, errlen, "tokenizer failed");
+        hr_errf(err, errlen, "tokenizer failed");
         return -1;
     }
     int T = n + 2;
@@ -499,7 +491,7 @@ int hr_embedder_embed(const hr_embedder *e, const char *text, size_t len, float 
     free(tids);
     for (int t = 0; t < T; t++)
         if (ids[t] < 0 || ids[t] >= e->n_vocab) { /* cannot happen: checked at load */
-            seterr(err, errlen, "token %d out of range", ids[t]);
+            hr_errf(err, errlen, "token %d out of range", ids[t]);
             free(ids);
             return -1;
         }

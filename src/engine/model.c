@@ -53,14 +53,6 @@ struct hr_model {
     size_t copy_len;
 };
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...) {
-    if (!err || !errsz) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 /* Finds a tensor and checks its shape; ne1 = 0 for a vector. */
 static const hr_gguf_tensor *want(const hr_gguf *g, const char *name, int64_t ne0, int64_t ne1, bool f32_only,
@@ -68,26 +60,26 @@ static const hr_gguf_tensor *want(const hr_gguf *g, const char *name, int64_t ne
     const hr_gguf_tensor *t = hr_gguf_find_tensor(g, name);
     if (!t) {
         if (!optional) {
-            seterr(err, errsz, "missing tensor '%s'", name);
+            hr_errf(err, errsz, "missing tensor '%s'", name);
             *bad = true;
         }
         return NULL;
     }
     bool shape_ok = t->ne[0] == ne0 && t->ne[1] == (ne1 ? ne1 : 1) && t->ne[2] == 1 && t->ne[3] == 1;
     if (!shape_ok) {
-        seterr(err, errsz, "tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", name, (long long)t->ne[0],
+        hr_errf(err, errsz, "tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", name, (long long)t->ne[0],
                (long long)t->ne[1], (long long)ne0, (long long)(ne1 ? ne1 : 1));
         *bad = true;
         return NULL;
     }
     if (f32_only && t->type != HR_TYPE_F32) {
-        seterr(err, errsz, "tensor '%s' must be f32", name);
+        hr_errf(err, errsz, "tensor '%s' must be f32", name);
         *bad = true;
         return NULL;
     }
     const hr_type_traits *tr = hr_type_get(t->type);
     if (!tr || !tr->supported) {
-        seterr(err, errsz, "tensor '%s' has type %s, which the engine cannot compute", name, tr ? tr->name : "?");
+        hr_errf(err, errsz, "tensor '%s' has type %s, which the engine cannot compute", name, tr ? tr->name : "?");
         *bad = true;
         return NULL;
     }
@@ -99,7 +91,7 @@ static bool get_hp(const hr_gguf *g, const char *arch, const char *suffix, uint3
     char key[160];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     if (hr_gguf_get_u32(g, key, out)) return true;
-    if (required) seterr(err, errsz, "missing or invalid metadata '%s'", key);
+    if (required) hr_errf(err, errsz, "missing or invalid metadata '%s'", key);
     return !required;
 }
 
@@ -110,11 +102,11 @@ hr_model *hr_model_from_gguf(hr_gguf *g, char *err, size_t errsz) {
     hr_model_info *in = &m->info;
     const char *arch = hr_gguf_get_str(g, "general.architecture", NULL);
     if (!arch) {
-        seterr(err, errsz, "missing general.architecture");
+        hr_errf(err, errsz, "missing general.architecture");
         goto fail;
     }
     if (strcmp(arch, "llama") != 0) {
-        seterr(err, errsz, "unsupported architecture '%.60s' (only 'llama' is supported)", arch);
+        hr_errf(err, errsz, "unsupported architecture '%.60s' (only 'llama' is supported)", arch);
         goto fail;
     }
     snprintf(in->arch, sizeof in->arch, "%s", arch);
@@ -133,20 +125,20 @@ hr_model *hr_model_from_gguf(hr_gguf *g, char *err, size_t errsz) {
     if (n_embd == 0 || n_embd > MAX_EMBD || n_layer == 0 || n_layer > MAX_LAYERS || n_head == 0 || n_ff == 0 ||
         n_ff > 16 * MAX_EMBD || n_head_kv == 0 || n_head % n_head_kv || n_embd % n_head || (n_embd / n_head) % 2 ||
         n_ctx == 0) {
-        seterr(err, errsz,
+        hr_errf(err, errsz,
                "invalid hyperparameters: n_embd %u, n_layer %u, n_ff %u, n_head %u, n_head_kv %u, context %u", n_embd,
                n_layer, n_ff, n_head, n_head_kv, n_ctx);
         goto fail;
     }
     int hd = (int)(n_embd / n_head);
     if (get_hp(g, arch, "attention.key_length", &key_len, false, err, errsz) && key_len && key_len != (uint32_t)hd) {
-        seterr(err, errsz, "attention.key_length %u != n_embd/n_head %d is not supported", key_len, hd);
+        hr_errf(err, errsz, "attention.key_length %u != n_embd/n_head %d is not supported", key_len, hd);
         goto fail;
     }
     rope_dim = (uint32_t)hd;
     get_hp(g, arch, "rope.dimension_count", &rope_dim, false, err, errsz);
     if (rope_dim == 0 || rope_dim > (uint32_t)hd || rope_dim % 2) {
-        seterr(err, errsz, "invalid rope.dimension_count %u for head size %d", rope_dim, hd);
+        hr_errf(err, errsz, "invalid rope.dimension_count %u for head size %d", rope_dim, hd);
         goto fail;
     }
     m->rope_dim = (int)rope_dim;
@@ -165,17 +157,17 @@ hr_model *hr_model_from_gguf(hr_gguf *g, char *err, size_t errsz) {
     snprintf(key, sizeof key, "%s.rope.freq_base", arch);
     hr_gguf_get_f32(g, key, &in->rope_base);
     if (!(in->rms_eps > 0 && in->rms_eps < 1) || !(in->rope_base > 1)) {
-        seterr(err, errsz, "invalid rms epsilon %g or rope base %g", in->rms_eps, in->rope_base);
+        hr_errf(err, errsz, "invalid rms epsilon %g or rope base %g", in->rms_eps, in->rope_base);
         goto fail;
     }
 
     const hr_gguf_tensor *te = hr_gguf_find_tensor(g, "token_embd.weight");
     if (!te) {
-        seterr(err, errsz, "missing tensor 'token_embd.weight'");
+        hr_errf(err, errsz, "missing tensor 'token_embd.weight'");
         goto fail;
     }
     if (te->ne[1] < 1 || te->ne[1] > MAX_VOCAB) {
-        seterr(err, errsz, "token_embd.weight has %lld rows (vocab), limit %d", (long long)te->ne[1], MAX_VOCAB);
+        hr_errf(err, errsz, "token_embd.weight has %lld rows (vocab), limit %d", (long long)te->ne[1], MAX_VOCAB);
         goto fail;
     }
     in->n_vocab = (int)te->ne[1];
@@ -319,7 +311,7 @@ hr_model *hr_model_load_ex(const char *path, const hr_model_params *pp, char *er
     if (!g) return NULL;
     hr_model *m = hr_model_from_gguf(g, e2, sizeof e2);
     if (!m) {
-        seterr(err, errsz, "%s: %s", path, e2);
+        hr_errf(err, errsz, "%s: %s", path, e2);
         return NULL;
     }
     if (p.hugepages != 0) {
@@ -413,14 +405,14 @@ hr_ctx *hr_ctx_create(const hr_model *m, const hr_ctx_params *pp, char *err, siz
         p.n_threads = n > 0 ? (int)n : 1;
     }
     if (p.n_ctx > (1 << 20) || p.n_seq > 1024 || p.n_batch > 8192 || p.n_threads > 256) {
-        seterr(err, errsz, "context params out of range: n_ctx %d (max 1M), n_seq %d (max 1024), n_batch %d (max 8192)",
+        hr_errf(err, errsz, "context params out of range: n_ctx %d (max 1M), n_seq %d (max 1024), n_batch %d (max 8192)",
                p.n_ctx, p.n_seq, p.n_batch);
         return NULL;
     }
     size_t kv_dim = (size_t)in->n_head_kv * in->head_dim;
     size_t kv_elems = (size_t)p.n_seq * in->n_layer * p.n_ctx * kv_dim;
     if (kv_elems > ((size_t)1 << 36) / sizeof(float)) {
-        seterr(err, errsz, "KV cache of %zu MiB is too large: lower n_ctx or n_seq", kv_elems * 8 >> 20);
+        hr_errf(err, errsz, "KV cache of %zu MiB is too large: lower n_ctx or n_seq", kv_elems * 8 >> 20);
         return NULL;
     }
     hr_ctx *c = hr_xcalloc(1, sizeof *c);
@@ -810,7 +802,7 @@ static void swiglu_rows_fn(void *ud, int r0, int r1) {
 
 static int check_batch(const hr_ctx *c, const hr_batch_entry *batch, int n, char *err, size_t errsz) {
     if (n < 1 || n > c->n_batch) {
-        seterr(err, errsz, "batch of %d entries (must be 1..%d)", n, c->n_batch);
+        hr_errf(err, errsz, "batch of %d entries (must be 1..%d)", n, c->n_batch);
         return -1;
     }
     int *next = hr_xmalloc((size_t)c->n_seq * sizeof(int));
@@ -819,16 +811,16 @@ static int check_batch(const hr_ctx *c, const hr_batch_entry *batch, int n, char
     for (int i = 0; i < n && rc == 0; i++) {
         const hr_batch_entry *e = &batch[i];
         if (e->seq < 0 || e->seq >= c->n_seq) {
-            seterr(err, errsz, "entry %d: sequence %d out of range (n_seq %d)", i, e->seq, c->n_seq);
+            hr_errf(err, errsz, "entry %d: sequence %d out of range (n_seq %d)", i, e->seq, c->n_seq);
             rc = -1;
         } else if (e->token < 0 || e->token >= c->m->info.n_vocab) {
-            seterr(err, errsz, "entry %d: token %d out of range (vocab %d)", i, e->token, c->m->info.n_vocab);
+            hr_errf(err, errsz, "entry %d: token %d out of range (vocab %d)", i, e->token, c->m->info.n_vocab);
             rc = -1;
         } else if (e->pos < 0 || e->pos >= c->n_ctx) {
-            seterr(err, errsz, "entry %d: position %d outside the context (%d)", i, e->pos, c->n_ctx);
+            hr_errf(err, errsz, "entry %d: position %d outside the context (%d)", i, e->pos, c->n_ctx);
             rc = -1;
         } else if (next[e->seq] < 0 ? e->pos > c->seq_len[e->seq] : e->pos != next[e->seq]) {
-            seterr(err, errsz, "entry %d: position %d of sequence %d leaves a gap (expected %s%d)", i, e->pos, e->seq,
+            hr_errf(err, errsz, "entry %d: position %d of sequence %d leaves a gap (expected %s%d)", i, e->pos, e->seq,
                    next[e->seq] < 0 ? "<= " : "", next[e->seq] < 0 ? c->seq_len[e->seq] : next[e->seq]);
             rc = -1;
         } else {

@@ -49,14 +49,6 @@ static const bert_shape bert_shapes[] = {
 
 #define SHAPE_NAMES "smollm2-135m, llama-3.2-1b, llama-3.1-8b, tiny, tiny-k, bge-small, bert-tiny"
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...) {
-    if (!err || !errsz) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 hr_synth_params hr_synth_default_params(void) {
     hr_synth_params p;
@@ -186,7 +178,7 @@ static int copy_tokenizer_kv(hr_gguf_writer *w, const hr_gguf *src, int n_vocab,
                              !strcmp(key, "tokenizer.ggml.token_type");
             uint64_t n = a.n;
             if (per_token && n > (uint64_t)n_vocab) {
-                seterr(err, errsz, "vocab has %llu tokens, more than the shape's %d", (unsigned long long)n, n_vocab);
+                hr_errf(err, errsz, "vocab has %llu tokens, more than the shape's %d", (unsigned long long)n, n_vocab);
                 return -1;
             }
             uint64_t total = per_token ? (uint64_t)n_vocab : n;
@@ -240,12 +232,12 @@ static int tiktoken_vocab(hr_gguf_writer *w, const char *path, int n_vocab, char
     char e2[256] = "";
     hr_tokenizer *t = hr_tokenizer_from_tiktoken(path, 256, 1, e2, sizeof e2);
     if (!t) {
-        seterr(err, errsz, "%s: %s", path, e2);
+        hr_errf(err, errsz, "%s: %s", path, e2);
         return -1;
     }
     int n = hr_tokenizer_n_vocab(t);
     if (n > n_vocab) {
-        seterr(err, errsz, "vocab has %d tokens, more than the shape's %d", n, n_vocab);
+        hr_errf(err, errsz, "vocab has %d tokens, more than the shape's %d", n, n_vocab);
         hr_tokenizer_free(t);
         return -1;
     }
@@ -294,13 +286,13 @@ static int bert_add(hr_gguf_writer *w, fill_ctx *f, const char *name, int64_t k,
     int tt = kind == KIND_MAT ? fallback(type, k) : HR_TYPE_F32;
     const hr_type_traits *tr = hr_type_get(tt);
     if (!tr || !tr->supported) {
-        seterr(err, errsz, "type %s is not supported by the kernels yet", tr ? tr->name : "?");
+        hr_errf(err, errsz, "type %s is not supported by the kernels yet", tr ? tr->name : "?");
         return -1;
     }
     int64_t ne[2] = {k, n};
     int64_t ix = hr_gguf_writer_add_tensor(w, name, tt, n > 1 ? 2 : 1, ne, NULL);
     if (ix < 0) {
-        seterr(err, errsz, "cannot add tensor %s", name);
+        hr_errf(err, errsz, "cannot add tensor %s", name);
         return -1;
     }
     f->ne0[ix] = k;
@@ -315,20 +307,20 @@ static int bert_add(hr_gguf_writer *w, fill_ctx *f, const char *name, int64_t k,
 static int bert_write(const hr_synth_params *p, const bert_shape *sh, int base, const char *path, char *err,
                       size_t errsz) {
     if (!p->vocab_gguf) {
-        seterr(err, errsz, "shape %s needs a WordPiece vocab GGUF (--vocab)", sh->name);
+        hr_errf(err, errsz, "shape %s needs a WordPiece vocab GGUF (--vocab)", sh->name);
         return -1;
     }
     char e2[256] = "";
     hr_gguf *src = hr_gguf_open(p->vocab_gguf, e2, sizeof e2);
     if (!src) {
-        seterr(err, errsz, "vocab: %s", e2);
+        hr_errf(err, errsz, "vocab: %s", e2);
         return -1;
     }
     const char *model = hr_gguf_get_str(src, "tokenizer.ggml.model", NULL);
     hr_gguf_array toks;
     if (!model || strcmp(model, "bert") != 0 || !hr_gguf_get_arr(src, "tokenizer.ggml.tokens", &toks) ||
         toks.n < 1 || toks.n > (1u << 22)) {
-        seterr(err, errsz, "vocab %s is not a WordPiece (tokenizer.ggml.model 'bert') vocabulary", p->vocab_gguf);
+        hr_errf(err, errsz, "vocab %s is not a WordPiece (tokenizer.ggml.model 'bert') vocabulary", p->vocab_gguf);
         hr_gguf_close(src);
         return -1;
     }
@@ -403,19 +395,19 @@ int hr_synth_write(const hr_synth_params *p, const char *path, char *err, size_t
     for (size_t i = 0; i < sizeof bert_shapes / sizeof bert_shapes[0]; i++)
         if (!strcmp(p->shape, bert_shapes[i].name)) bsh = &bert_shapes[i];
     if (!sh && !bsh) {
-        seterr(err, errsz, "unknown shape '%s' (" SHAPE_NAMES ")", p->shape);
+        hr_errf(err, errsz, "unknown shape '%s' (" SHAPE_NAMES ")", p->shape);
         return -1;
     }
     bool mixed = false;
     int base = parse_type(p->type, &mixed);
     if (base < 0) {
-        seterr(err, errsz, "unknown type '%s' (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m)",
+        hr_errf(err, errsz, "unknown type '%s' (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m)",
                p->type);
         return -1;
     }
     if (bsh) {
         if (mixed) {
-            seterr(err, errsz, "mixed types (%s) are for llama shapes; use a plain type for %s", p->type, bsh->name);
+            hr_errf(err, errsz, "mixed types (%s) are for llama shapes; use a plain type for %s", p->type, bsh->name);
             return -1;
         }
         return bert_write(p, bsh, base, path, err, errsz);
@@ -442,7 +434,7 @@ int hr_synth_write(const hr_synth_params *p, const char *path, char *err, size_t
         char e2[256] = "";
         hr_gguf *src = hr_gguf_open(p->vocab_gguf, e2, sizeof e2);
         if (!src) {
-            seterr(err, errsz, "vocab: %s", e2);
+            hr_errf(err, errsz, "vocab: %s", e2);
             rc = -1;
         } else {
             rc = copy_tokenizer_kv(w, src, sh->n_vocab, err, errsz);
@@ -474,14 +466,14 @@ int hr_synth_write(const hr_synth_params *p, const char *path, char *err, size_t
         int tt_ = fallback((ty), (k));                                                           \
         const hr_type_traits *tr_ = hr_type_get(tt_);                                            \
         if (!tr_ || !tr_->supported) {                                                           \
-            seterr(err, errsz, "type %s is not supported by the kernels yet", tr_ ? tr_->name : "?"); \
+            hr_errf(err, errsz, "type %s is not supported by the kernels yet", tr_ ? tr_->name : "?"); \
             rc = -1;                                                                             \
             break;                                                                               \
         }                                                                                        \
         int64_t ne_[2] = {(k), (n)};                                                             \
         int64_t ix_ = hr_gguf_writer_add_tensor(w, (nm), tt_, (n) > 1 ? 2 : 1, ne_, NULL);     \
         if (ix_ < 0) {                                                                           \
-            seterr(err, errsz, "cannot add tensor %s", (nm));                                    \
+            hr_errf(err, errsz, "cannot add tensor %s", (nm));                                    \
             rc = -1;                                                                             \
             break;                                                                               \
         }                                                                                        \

@@ -16,14 +16,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void hr_tok_vec_push(hr_tok_vec *a, int32_t id) {
     if (a->n == a->cap) {
@@ -148,7 +140,7 @@ static int32_t check_id(int32_t id, int32_t n) { return (id >= 0 && id < n) ? id
 hr_tokenizer *hr_tokenizer_create(const hr_tok_vocab_desc *d, char *err, size_t errlen) {
     hr_tok_kind kind;
     if (!d || !d->model) {
-        set_err(err, errlen, "tokenizer: no model type given");
+        hr_errf(err, errlen, "tokenizer: no model type given");
         return NULL;
     }
     if (!strcmp(d->model, "llama"))
@@ -158,16 +150,16 @@ hr_tokenizer *hr_tokenizer_create(const hr_tok_vocab_desc *d, char *err, size_t 
     else if (!strcmp(d->model, "bert"))
         kind = HR_TOK_KIND_WPM;
     else {
-        set_err(err, errlen, "tokenizer: unsupported tokenizer model '%s' (want llama, gpt2 or bert)", d->model);
+        hr_errf(err, errlen, "tokenizer: unsupported tokenizer model '%s' (want llama, gpt2 or bert)", d->model);
         return NULL;
     }
     if (d->n_tokens <= 0 || d->n_tokens > HR_TOK_MAX_VOCAB || !d->tokens) {
-        set_err(err, errlen, "tokenizer: vocabulary size %d out of range (1..%d)", (int)d->n_tokens,
+        hr_errf(err, errlen, "tokenizer: vocabulary size %d out of range (1..%d)", (int)d->n_tokens,
                 HR_TOK_MAX_VOCAB);
         return NULL;
     }
     if (kind == HR_TOK_KIND_BPE && d->n_merges > 0 && !d->merges) {
-        set_err(err, errlen, "tokenizer: merges missing");
+        hr_errf(err, errlen, "tokenizer: merges missing");
         return NULL;
     }
 
@@ -185,7 +177,7 @@ hr_tokenizer *hr_tokenizer_create(const hr_tok_vocab_desc *d, char *err, size_t 
     for (int32_t i = 0; i < n; i++) {
         size_t l = d->token_lens ? d->token_lens[i] : (d->tokens[i] ? strlen(d->tokens[i]) : 0);
         if (!d->tokens[i] || l > HR_TOK_MAX_TOKEN_BYTES) {
-            set_err(err, errlen, "tokenizer: token %d is missing or longer than %d bytes", (int)i,
+            hr_errf(err, errlen, "tokenizer: token %d is missing or longer than %d bytes", (int)i,
                     HR_TOK_MAX_TOKEN_BYTES);
             hr_tokenizer_free(t);
             return NULL;
@@ -286,7 +278,7 @@ hr_tokenizer *hr_tokenizer_create(const hr_tok_vocab_desc *d, char *err, size_t 
         for (int32_t i = 0; i < nm; i++) {
             size_t l = d->merge_lens ? d->merge_lens[i] : (d->merges[i] ? strlen(d->merges[i]) : 0);
             if (!d->merges[i] || l > 2 * HR_TOK_MAX_TOKEN_BYTES + 1) {
-                set_err(err, errlen, "tokenizer: merge %d missing or too long", (int)i);
+                hr_errf(err, errlen, "tokenizer: merge %d missing or too long", (int)i);
                 hr_tokenizer_free(t);
                 return NULL;
             }
@@ -383,21 +375,21 @@ static int32_t gguf_id(const hr_gguf *g, const char *key) {
 
 hr_tokenizer *hr_tokenizer_from_gguf(const hr_gguf *g, char *err, size_t errlen) {
     if (!g) {
-        set_err(err, errlen, "tokenizer: no GGUF given");
+        hr_errf(err, errlen, "tokenizer: no GGUF given");
         return NULL;
     }
     const char *model = hr_gguf_get_str(g, "tokenizer.ggml.model", NULL);
     if (!model) {
-        set_err(err, errlen, "tokenizer: GGUF has no tokenizer.ggml.model");
+        hr_errf(err, errlen, "tokenizer: GGUF has no tokenizer.ggml.model");
         return NULL;
     }
     hr_gguf_array toks, scores, types, merges;
     if (!hr_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks) || toks.type != HR_GGUF_STRING) {
-        set_err(err, errlen, "tokenizer: GGUF has no tokenizer.ggml.tokens string array");
+        hr_errf(err, errlen, "tokenizer: GGUF has no tokenizer.ggml.tokens string array");
         return NULL;
     }
     if (toks.n == 0 || toks.n > HR_TOK_MAX_VOCAB) {
-        set_err(err, errlen, "tokenizer: tokenizer.ggml.tokens has %llu entries (1..%d allowed)",
+        hr_errf(err, errlen, "tokenizer: tokenizer.ggml.tokens has %llu entries (1..%d allowed)",
                 (unsigned long long)toks.n, HR_TOK_MAX_VOCAB);
         return NULL;
     }
@@ -406,7 +398,7 @@ hr_tokenizer *hr_tokenizer_from_gguf(const hr_gguf *g, char *err, size_t errlen)
     int has_types = hr_gguf_get_arr(g, "tokenizer.ggml.token_type", &types) && types.n == toks.n;
     int has_merges = hr_gguf_get_arr(g, "tokenizer.ggml.merges", &merges) && merges.type == HR_GGUF_STRING;
     if (has_merges && merges.n > HR_TOK_MAX_VOCAB * 2ull) {
-        set_err(err, errlen, "tokenizer: too many merges (%llu)", (unsigned long long)merges.n);
+        hr_errf(err, errlen, "tokenizer: too many merges (%llu)", (unsigned long long)merges.n);
         return NULL;
     }
 
