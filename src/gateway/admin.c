@@ -153,43 +153,77 @@ void hr_handle_stats(hr_worker *w, hr_http_req *req) {
 
 /* ---- /v1/router/route: the decision without generation ---- */
 
+/* Answers with a decision (d's features move into the answer). */
+static void route_reply(hr_http_req *req, const hr_chat_request *chat, hr_route_decision *d, int routed) {
+    if (routed < 0) {
+        hr_send_error(req, 404, "invalid_request_error", "model_not_found", "model",
+                      "The model '%.128s' does not exist", chat->model);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "tier", hr_tier_name(d->tier));
+    cJSON_AddStringToObject(o, "reason", d->reason);
+    cJSON_AddStringToObject(o, "strategy", d->strategy ? d->strategy : "");
+    cJSON_AddBoolToObject(o, "forced", d->forced);
+    cJSON_AddNumberToObject(o, "route_us", d->route_us);
+    if (d->n_probs > 0) {
+        cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
+        for (int t = 0; t < d->n_probs && t < HR_TIER_MAX; t++)
+            cJSON_AddNumberToObject(p, hr_tier_name(t), d->probs[t]);
+    }
+    if (d->features) {
+        cJSON_AddItemToObject(o, "features", d->features);
+        d->features = NULL;
+    }
+    hr_send_json(req, 200, o);
+}
+
+/* A dry run decided off the loop (a slow strategy). */
+typedef struct route_job {
+    hr_http_req *req; /* NULL once the client left */
+    hr_chat_request chat;
+    hr_route_decision d;
+} route_job;
+
+static void route_client_gone(hr_http_req *req, void *arg) { ((route_job *)arg)->req = NULL; }
+
+static void route_decided(void *arg, int routed, bool cascades) {
+    route_job *j = arg;
+    if (j->req) {
+        hr_http_req_on_close(j->req, NULL, NULL);
+        if (routed == HR_DECIDE_CANCELLED)
+            hr_send_error(j->req, 503, "server_error", "shutting_down", NULL, "the gateway is stopping");
+        else route_reply(j->req, &j->chat, &j->d, routed);
+    }
+    hr_route_decision_clear(&j->d);
+    hr_chat_request_free(&j->chat);
+    free(j);
+}
+
 void hr_handle_route(hr_worker *w, hr_http_req *req) {
     size_t len;
     char *body = hr_read_body(w->gw, req, &len);
     if (!body) return;
-    hr_chat_request chat;
+    route_job *j = hr_xcalloc(1, sizeof *j);
     hr_request_error err;
-    int rc = hr_chat_request_parse(body, len, &chat, &err);
+    int rc = hr_chat_request_parse(body, len, &j->chat, &err);
     free(body);
     if (rc < 0) {
         hr_send_error(req, 400, "invalid_request_error", NULL, err.param, "%s", err.message);
+        free(j);
         return;
     }
-    hr_route_decision d;
     hr_router_ref *router = hr_gateway_router_acquire(w->gw);
-    int routed = hr_router_decide(router->router, &chat, true, &d);
-    hr_gateway_router_release(w->gw, router);
-    if (routed < 0) {
-        hr_send_error(req, 404, "invalid_request_error", "model_not_found", "model",
-                      "The model '%.128s' does not exist", chat.model);
-        hr_chat_request_free(&chat);
+    if (hr_router_is_slow(router->router)) {
+        j->req = req;
+        hr_http_req_on_close(req, route_client_gone, j);
+        hr_decider_submit(w->gw->decider, w, router, &j->chat, true, &j->d, route_decided, j);
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "tier", hr_tier_name(d.tier));
-    cJSON_AddStringToObject(o, "reason", d.reason);
-    cJSON_AddStringToObject(o, "strategy", d.strategy ? d.strategy : "");
-    cJSON_AddBoolToObject(o, "forced", d.forced);
-    cJSON_AddNumberToObject(o, "route_us", d.route_us);
-    if (d.n_probs > 0) {
-        cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
-        for (int t = 0; t < d.n_probs && t < HR_TIER_MAX; t++) cJSON_AddNumberToObject(p, hr_tier_name(t), d.probs[t]);
-    }
-    if (d.features) {
-        cJSON_AddItemToObject(o, "features", d.features);
-        d.features = NULL;
-    }
-    hr_route_decision_clear(&d);
-    hr_chat_request_free(&chat);
-    hr_send_json(req, 200, o);
+    int routed = hr_router_decide(router->router, &j->chat, true, &j->d);
+    hr_gateway_router_release(w->gw, router);
+    route_reply(req, &j->chat, &j->d, routed);
+    hr_route_decision_clear(&j->d);
+    hr_chat_request_free(&j->chat);
+    free(j);
 }

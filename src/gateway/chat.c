@@ -42,6 +42,7 @@ typedef struct gw_req {
     bool streaming;               /* SSE headers sent */
     bool finished;
     bool in_submit;               /* inside backend submit: finish() does not free r */
+    bool deciding;                /* a decider thread reads chat and writes d: finish() does not free r */
     char id[40];
     char model[160];
     char reason[256];
@@ -484,7 +485,7 @@ static void finish(gw_req *r, int status, const char *error) {
     free(attempts);
     free(r->cinfo);
     if (status >= 500) hr_warn("%s: %d %s", r->id, status, error ? error : "");
-    if (!r->in_submit) req_free(r);
+    if (!r->in_submit && !r->deciding) req_free(r);
 }
 
 static void req_free(gw_req *r) {
@@ -515,6 +516,25 @@ static void put_id(char *out, unsigned t, unsigned long long id) {
     for (int i = 0; i < 8; i++) out[3 + i] = hex[(t >> (28 - 4 * i)) & 15];
     for (int i = 0; i < n; i++) out[11 + i] = tmp[n - 1 - i];
     out[11 + n] = 0;
+}
+
+static void routed_go(gw_req *r, int routed, bool cascades);
+
+/* A decision made on a decider thread, back on r's loop. */
+static void decided(void *arg, int routed, bool cascades) {
+    gw_req *r = arg;
+    r->deciding = false;
+    if (r->finished) { /* the client left while it was decided */
+        req_free(r);
+        return;
+    }
+    if (routed == HR_DECIDE_CANCELLED) {
+        if (r->req) hr_send_error(r->req, 503, "server_error", "shutting_down", NULL, "the gateway is stopping");
+        r->req = NULL;
+        finish(r, 503, "the gateway is stopping");
+        return;
+    }
+    routed_go(r, routed, cascades);
 }
 
 void hr_handle_chat(hr_worker *w, hr_http_req *req) {
@@ -557,9 +577,22 @@ void hr_handle_chat(hr_worker *w, hr_http_req *req) {
         return;
     }
     hr_router_ref *router = hr_gateway_router_acquire(gw);
+    if (hr_router_is_slow(router->router)) {
+        /* milliseconds of model work: decided on a decider thread, the loop serves on */
+        r->deciding = true;
+        watch_client(r);
+        hr_decider_submit(gw->decider, w, router, &r->chat, false, &r->d, decided, r);
+        return;
+    }
     int routed = hr_router_decide(router->router, &r->chat, false, &r->d);
     bool cascades = hr_router_cascades(router->router);
     hr_gateway_router_release(gw, router);
+    routed_go(r, routed, cascades);
+}
+
+/* The decision made: answer from the chosen tier. */
+static void routed_go(gw_req *r, int routed, bool cascades) {
+    hr_gateway *gw = r->gw;
     if (routed < 0) {
         char msg[300];
         snprintf(msg, sizeof msg,
@@ -577,7 +610,7 @@ void hr_handle_chat(hr_worker *w, hr_http_req *req) {
     if (cascades && !r->d.forced) {
         /* the cascade answers (and may finish r before run returns) */
         r->cinfo = hr_xmalloc(sizeof *r->cinfo);
-        r->cascade = hr_cascade_create(gw, w->loop, r->tier, &r->chat, &r->sink, r->cinfo);
+        r->cascade = hr_cascade_create(gw, r->w->loop, r->tier, &r->chat, &r->sink, r->cinfo);
         hr_cascade_run(r->cascade);
         return;
     }

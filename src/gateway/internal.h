@@ -38,6 +38,8 @@ typedef struct hr_router_ref {
     int refs; /* guarded by hr_gateway.router_mu */
 } hr_router_ref;
 
+typedef struct hr_decider hr_decider;
+
 struct hr_gateway {
     hr_config *cfg;
     pthread_mutex_t router_mu;
@@ -53,6 +55,7 @@ struct hr_gateway {
     _Atomic unsigned long long next_id;
     _Atomic bool stopping;
     _Atomic unsigned rr[HR_TIER_MAX];
+    hr_decider *decider; /* decisions off the loops for slow strategies (decider.c) */
 };
 
 /* ---- responses (respond.c) ---- */
@@ -71,6 +74,21 @@ bool hr_check_auth(hr_gateway *gw, hr_http_req *req);
 /* ---- backends (dispatch in chat.c) ---- */
 /* Picks a live backend for tier (round robin), skipping `avoid`. NULL if none. */
 hr_backend *hr_gateway_pick(hr_gateway *gw, int tier, const hr_backend *avoid);
+
+/* ---- decisions off the loops (decider.c) ---- */
+/* Called on the submitting loop with hr_router_decide's result, or with
+ * HR_DECIDE_CANCELLED from hr_decider_free when the loops have stopped. */
+typedef void (*hr_decided_fn)(void *arg, int routed, bool cascades);
+#define HR_DECIDE_CANCELLED (-2)
+hr_decider *hr_decider_create(void);
+/* Stops the threads (decisions being made are finished); every decision not
+ * yet delivered, queued or made, gets HR_DECIDE_CANCELLED. Call after the
+ * loops stopped, while their bases and the router still exist. */
+void hr_decider_free(hr_decider *dc);
+/* Decides chat with ref's router on a decider thread into *d, then calls done
+ * on w's loop and releases ref. chat and d must live until then. */
+void hr_decider_submit(hr_decider *dc, hr_worker *w, hr_router_ref *ref, const hr_chat_request *chat,
+                       bool want_features, hr_route_decision *d, hr_decided_fn done, void *arg);
 
 /* ---- router (server.c) ---- */
 /* The current router, held until hr_gateway_router_release(). */

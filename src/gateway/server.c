@@ -161,6 +161,10 @@ hr_gateway *hr_gateway_create(hr_config *cfg, char *err, size_t errlen) {
     gw->router_cur = hr_xcalloc(1, sizeof *gw->router_cur);
     gw->router_cur->router = router;
     if (build_backends(gw, err, errlen) < 0) goto fail;
+    if (!(gw->decider = hr_decider_create())) {
+        snprintf(err, errlen, "cannot start the routing decision threads");
+        goto fail;
+    }
     gw->metrics = hr_metrics_create();
     if (hr_router_cascades(router)) gw->cascade_stats = hr_cascade_stats_create(cfg);
     if (cfg->log.enabled) {
@@ -269,6 +273,7 @@ void hr_gateway_free(hr_gateway *gw) {
         hr_http_server_free(gw->workers[i].http);
         gw->workers[i].http = NULL;
     }
+    hr_decider_free(gw->decider); /* decisions in flight: their requests were just cancelled */
     /* backends next: an embedded engine's scheduler thread may still wake a
      * loop's event until it is stopped, so the loops' bases go after it */
     for (int t = 0; t < HR_TIER_MAX; t++)

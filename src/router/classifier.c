@@ -604,4 +604,6 @@ static int clf_decide(void *self, const hr_chat_request *req, bool want_features
     return 0;
 }
 
-const hr_router_strategy hr_strategy_classifier = {"classifier", clf_create, clf_decide, clf_free};
+static bool clf_slow(void *self) { return ((clf_state *)self)->clf->meta.features.emb_dim > 0; }
+
+const hr_router_strategy hr_strategy_classifier = {"classifier", clf_create, clf_decide, clf_free, clf_slow};

@@ -21,7 +21,7 @@ static int smallest_decide(void *self, const hr_chat_request *req, bool want_fea
     snprintf(out->reason, sizeof out->reason, "cascade: start at the smallest tier");
     return 0;
 }
-static const hr_router_strategy strategy_smallest = {"cascade", NULL, smallest_decide, NULL};
+static const hr_router_strategy strategy_smallest = {"cascade", NULL, smallest_decide, NULL, NULL};
 
 static const hr_router_strategy *strategies[] = {
     &hr_strategy_rules,
@@ -60,6 +60,8 @@ hr_router *hr_router_create(const hr_config *cfg, char *err, size_t errlen) {
 }
 
 bool hr_router_cascades(const hr_router *r) { return r->cascade != NULL; }
+
+bool hr_router_is_slow(const hr_router *r) { return r->strategy->slow && r->strategy->slow(r->state); }
 
 void hr_router_free(hr_router *r) {
     if (!r) return;

@@ -35,6 +35,9 @@ typedef struct hr_router_strategy {
     void *(*create)(const hr_config *cfg, char *err, size_t errlen);
     int (*decide)(void *self, const hr_chat_request *req, bool want_features, hr_route_decision *out);
     void (*free)(void *self);
+    /* optional: true when decide() costs milliseconds (an embedding model):
+     * the gateway then decides off its event loops (gateway/decider.c) */
+    bool (*slow)(void *self);
 } hr_router_strategy;
 
 extern const hr_router_strategy hr_strategy_rules;
@@ -50,6 +53,8 @@ const char *hr_router_strategy_name(const hr_router *r);
  * gateway escalates from it while the answer's quality score is below the
  * threshold (gateway/cascade.c). A forced tier is never cascaded. */
 bool hr_router_cascades(const hr_router *r);
+/* True when a decision may cost milliseconds (see hr_router_strategy.slow). */
+bool hr_router_is_slow(const hr_router *r);
 
 /* Decides for req. Honours a forced tier in req->model (reason "user override"),
  * else asks the strategy; maps the result onto the enabled tiers; measures

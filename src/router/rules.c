@@ -394,4 +394,4 @@ static int rules_decide(void *self, const hr_chat_request *req, bool want_featur
     return 0;
 }
 
-const hr_router_strategy hr_strategy_rules = {"rules", rules_create, rules_decide, rules_free};
+const hr_router_strategy hr_strategy_rules = {"rules", rules_create, rules_decide, rules_free, NULL};
