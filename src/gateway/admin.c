@@ -181,11 +181,16 @@ static void route_reply(hr_http_req *req, const hr_chat_request *chat, hr_route_
 /* A dry run decided off the loop (a slow strategy). */
 typedef struct route_job {
     hr_http_req *req; /* NULL once the client left */
+    hr_decide_job *djob;
     hr_chat_request chat;
     hr_route_decision d;
 } route_job;
 
-static void route_client_gone(hr_http_req *req, void *arg) { ((route_job *)arg)->req = NULL; }
+static void route_client_gone(hr_http_req *req, void *arg) {
+    route_job *j = arg;
+    j->req = NULL;
+    hr_decider_cancel(j->djob);
+}
 
 static void route_decided(void *arg, int routed, bool cascades) {
     route_job *j = arg;
@@ -217,7 +222,7 @@ void hr_handle_route(hr_worker *w, hr_http_req *req) {
     if (hr_router_is_slow(router->router)) {
         j->req = req;
         hr_http_req_on_close(req, route_client_gone, j);
-        hr_decider_submit(w->gw->decider, w, router, &j->chat, true, &j->d, route_decided, j);
+        j->djob = hr_decider_submit(w->gw->decider, w, router, &j->chat, true, &j->d, route_decided, j);
         return;
     }
     int routed = hr_router_decide(router->router, &j->chat, true, &j->d);

@@ -43,6 +43,7 @@ typedef struct gw_req {
     bool finished;
     bool in_submit;               /* inside backend submit: finish() does not free r */
     bool deciding;                /* a decider thread reads chat and writes d: finish() does not free r */
+    struct hr_decide_job *djob;   /* while deciding */
     char id[40];
     char model[160];
     char reason[256];
@@ -372,6 +373,7 @@ static const hr_sink_ops sink_ops = {sink_chunk, sink_done, sink_complete, sink_
 /* ---- client gone ------------------------------------------------------ */
 
 static void client_gone(gw_req *r) {
+    if (r->deciding) hr_decider_cancel(r->djob);
     if (r->cascade) {
         hr_cascade_cancel(r->cascade);
         r->cascade = NULL;
@@ -524,6 +526,7 @@ static void routed_go(gw_req *r, int routed, bool cascades);
 static void decided(void *arg, int routed, bool cascades) {
     gw_req *r = arg;
     r->deciding = false;
+    r->djob = NULL;
     if (r->finished) { /* the client left while it was decided */
         req_free(r);
         return;
@@ -581,7 +584,7 @@ void hr_handle_chat(hr_worker *w, hr_http_req *req) {
         /* milliseconds of model work: decided on a decider thread, the loop serves on */
         r->deciding = true;
         watch_client(r);
-        hr_decider_submit(gw->decider, w, router, &r->chat, false, &r->d, decided, r);
+        r->djob = hr_decider_submit(gw->decider, w, router, &r->chat, false, &r->d, decided, r);
         return;
     }
     int routed = hr_router_decide(router->router, &r->chat, false, &r->d);

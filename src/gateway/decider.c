@@ -3,6 +3,7 @@
  * request): a small pool of threads decides and hands the result back to the
  * submitting loop through an event, so the loop keeps serving meanwhile. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -13,9 +14,9 @@
 
 #define DECIDER_MAX_THREADS 8
 
-typedef struct decide_job {
-    struct decide_job *next;             /* queue */
-    struct decide_job *o_prev, *o_next;  /* outstanding: submitted, not yet delivered */
+struct hr_decide_job {
+    struct hr_decide_job *next;            /* queue */
+    struct hr_decide_job *o_prev, *o_next; /* outstanding: submitted, not yet delivered */
     hr_gateway *gw;
     hr_router_ref *ref; /* held until the result is delivered */
     const hr_chat_request *chat;
@@ -26,7 +27,9 @@ typedef struct decide_job {
     struct event *ev; /* on the submitting loop */
     hr_decided_fn done;
     void *arg;
-} decide_job;
+    atomic_bool cancelled; /* the requester left: skip the work, still deliver */
+};
+typedef struct hr_decide_job decide_job;
 
 struct hr_decider {
     pthread_mutex_t mu;
@@ -51,7 +54,8 @@ static void *decider_main(void *arg) {
         dc->head = j->next;
         if (!dc->head) dc->tail = NULL;
         pthread_mutex_unlock(&dc->mu);
-        j->routed = hr_router_decide(j->ref->router, j->chat, j->want_features, j->d);
+        j->routed = atomic_load(&j->cancelled) ? HR_DECIDE_CANCELLED
+                                               : hr_router_decide(j->ref->router, j->chat, j->want_features, j->d);
         j->cascades = hr_router_cascades(j->ref->router);
         event_active(j->ev, EV_READ, 0); /* the loop's base is thread-safe (evthread_use_pthreads) */
     }
@@ -112,8 +116,10 @@ void hr_decider_free(hr_decider *dc) {
     free(dc);
 }
 
-void hr_decider_submit(hr_decider *dc, hr_worker *w, hr_router_ref *ref, const hr_chat_request *chat,
-                       bool want_features, hr_route_decision *d, hr_decided_fn done, void *arg) {
+void hr_decider_cancel(hr_decide_job *j) { atomic_store(&j->cancelled, true); }
+
+hr_decide_job *hr_decider_submit(hr_decider *dc, hr_worker *w, hr_router_ref *ref, const hr_chat_request *chat,
+                                 bool want_features, hr_route_decision *d, hr_decided_fn done, void *arg) {
     decide_job *j = hr_xcalloc(1, sizeof *j);
     j->gw = w->gw;
     j->ref = ref;
@@ -132,4 +138,5 @@ void hr_decider_submit(hr_decider *dc, hr_worker *w, hr_router_ref *ref, const h
     dc->tail = j;
     pthread_cond_signal(&dc->cv);
     pthread_mutex_unlock(&dc->mu);
+    return j;
 }

@@ -87,8 +87,12 @@ hr_decider *hr_decider_create(void);
 void hr_decider_free(hr_decider *dc);
 /* Decides chat with ref's router on a decider thread into *d, then calls done
  * on w's loop and releases ref. chat and d must live until then. */
-void hr_decider_submit(hr_decider *dc, hr_worker *w, hr_router_ref *ref, const hr_chat_request *chat,
-                       bool want_features, hr_route_decision *d, hr_decided_fn done, void *arg);
+typedef struct hr_decide_job hr_decide_job;
+hr_decide_job *hr_decider_submit(hr_decider *dc, hr_worker *w, hr_router_ref *ref, const hr_chat_request *chat,
+                                 bool want_features, hr_route_decision *d, hr_decided_fn done, void *arg);
+/* The requester left: the decision is skipped if not begun (done still comes,
+ * with HR_DECIDE_CANCELLED). Only from the submitting loop, before done. */
+void hr_decider_cancel(hr_decide_job *j);
 
 /* ---- router (server.c) ---- */
 /* The current router, held until hr_gateway_router_release(). */
