@@ -270,91 +270,107 @@ SYM1_KERNEL(q8_0, 128)
 SYM1_KERNEL(q4_0, 8)
 SYM1_KERNEL(q5_0, 16)
 
-/* ---- 2-3 activation rows, Q8_0 ----------------------------------------------
- * A few sequences decoding together (continuous batching with 2-3 streams):
- * each weight block is loaded and offset once and feeds NC activation rows,
- * each with its own prepared corrections and scales (sym1_prepare), over two
- * row streams as in SYM1_KERNEL. The shared kernel (dot_q8_0) pays a sign
- * per activation row and block and ran below the matvec's speed per row here;
- * AMX tiles pay fixed scaling work per 16-row tile and read 11.7 GB/s per
- * thread at 2-3 rows against 17.5 for the matvec. */
+/* ---- a few activation rows, 32-block symmetric types ----------------------
+ * A few sequences decoding together (continuous batching): each weight block
+ * is loaded and offset once and feeds up to SYMN_MAX activation rows, each
+ * with its own prepared corrections and scales (sym1_prepare), over two row
+ * streams as in SYM1_KERNEL; more rows go in groups of SYMN_MAX. The shared
+ * kernel pays a sign per activation row and block and ran below the matvec's
+ * speed per row for 2-4 rows (q4_0/q5_0: 0.5-0.95 of n separate matvecs);
+ * the AMX tiles pay fixed scaling work per 16-row tile. */
 
 #define SYMN_MAX 4
 
-X86_INLINE void symn_rows_q8_0(const char *w, size_t dist, const char *x, size_t xs, const sym1_act *p, int64_t nb,
-                               float out[2][SYMN_MAX], const int nr, const int nc)
-{
-    __m128 acc[2][SYMN_MAX];
-    float tail[2][SYMN_MAX];
-    _Pragma("GCC unroll 2") for (int s = 0; s < nr; s++)
-        _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) acc[s][c] = _mm_setzero_ps(), tail[s][c] = 0.0f;
-    int64_t i = 0;
-    for (; i + 4 <= nb; i += 4) {
-        _Pragma("GCC unroll 2") for (int s = 0; s < nr; s++)
-        {
-            const hr_block_q8_0 *a = (const hr_block_q8_0 *)(w + (size_t)s * dist);
-            for (int pf = 0; pf < (4 * (int)sizeof(hr_block_q8_0) + 63) / 64; pf++)
-                _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * pf, _MM_HINT_T0);
-            __m256i u[4];
-            _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) u[v] = sym1_u_q8_0(&a[i + v]);
-            __m128 dw = x86_fp16x4(a[i].d, a[i + 1].d, a[i + 2].d, a[i + 3].d);
-            _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
-            {
-                const hr_block_q8_0 *b = (const hr_block_q8_0 *)(x + (size_t)c * xs);
-                __m256i d4[4];
-                _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) d4[v] = _mm256_dpbusd_epi32(
-                    _mm256_load_si256((const __m256i *)p[c].corr[i + v]), u[v],
-                    _mm256_loadu_si256((const __m256i *)b[i + v].qs));
-                __m128 d = _mm_mul_ps(dw, _mm_loadu_ps(p[c].dx + i));
-                acc[s][c] = _mm_fmadd_ps(d, x86_reduce4(d4[0], d4[1], d4[2], d4[3]), acc[s][c]);
-            }
-        }
+#define SYMN_KERNEL(T, OFFSET)                                                                                     \
+    X86_INLINE void symn_rows_##T(const char *w, size_t dist, const char *x, size_t xs, const sym1_act *p,         \
+                                  int64_t nb, float out[2][SYMN_MAX], const int nr, const int nc)                  \
+    {                                                                                                              \
+        __m128 acc[2][SYMN_MAX];                                                                                   \
+        float tail[2][SYMN_MAX];                                                                                   \
+        _Pragma("GCC unroll 2") for (int s = 0; s < nr; s++) _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++) \
+            acc[s][c] = _mm_setzero_ps(),                                                                          \
+            tail[s][c] = 0.0f;                                                                                     \
+        int64_t i = 0;                                                                                             \
+        for (; i + 4 <= nb; i += 4) {                                                                              \
+            _Pragma("GCC unroll 2") for (int s = 0; s < nr; s++)                                                   \
+            {                                                                                                      \
+                const hr_block_##T *a = (const hr_block_##T *)(w + (size_t)s * dist);                              \
+                for (int pf = 0; pf < (4 * (int)sizeof(hr_block_##T) + 63) / 64; pf++)                             \
+                    _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * pf, _MM_HINT_T0);                      \
+                __m256i u[4];                                                                                      \
+                _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) u[v] = sym1_u_##T(&a[i + v]);                  \
+                __m128 dw = x86_fp16x4(a[i].d, a[i + 1].d, a[i + 2].d, a[i + 3].d);                               \
+                _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)                                               \
+                {                                                                                                  \
+                    const hr_block_q8_0 *b = (const hr_block_q8_0 *)(x + (size_t)c * xs);                          \
+                    __m256i d4[4];                                                                                 \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) d4[v] = _mm256_dpbusd_epi32(               \
+                        _mm256_load_si256((const __m256i *)p[c].corr[i + v]), u[v],                               \
+                        _mm256_loadu_si256((const __m256i *)b[i + v].qs));                                         \
+                    __m128 d = _mm_mul_ps(dw, _mm_loadu_ps(p[c].dx + i));                                          \
+                    acc[s][c] = _mm_fmadd_ps(d, x86_reduce4(d4[0], d4[1], d4[2], d4[3]), acc[s][c]);               \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
+        for (; i < nb; i++)                                                                                        \
+            for (int s = 0; s < nr; s++) {                                                                         \
+                const hr_block_##T *a = (const hr_block_##T *)(w + (size_t)s * dist);                              \
+                __m256i u = sym1_u_##T(&a[i]);                                                                     \
+                for (int c = 0; c < nc; c++) {                                                                     \
+                    const hr_block_q8_0 *b = (const hr_block_q8_0 *)(x + (size_t)c * xs);                          \
+                    __m256i t = _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)p[c].corr[i]), u,          \
+                                                    _mm256_loadu_si256((const __m256i *)b[i].qs));                 \
+                    tail[s][c] += x86_fp16(a[i].d) * p[c].dx[i] * (float)x86_hsum_i32(t);                          \
+                }                                                                                                  \
+            }                                                                                                      \
+        for (int s = 0; s < nr; s++)                                                                               \
+            for (int c = 0; c < nc; c++) out[s][c] = x86_hsum128(acc[s][c]) + tail[s][c];                         \
+    }                                                                                                              \
+    X86_INLINE void symn_range_##T(const char *wb, size_t ws, int64_t r0, int64_t r1, const char *xq, size_t xs,  \
+                                   const sym1_act *p, int64_t nb, float *y, int64_t ldy, const int nc)             \
+    {                                                                                                              \
+        int64_t h = (r1 - r0) / 2; /* rows r and r + h together: two streams */                                    \
+        float o[2][SYMN_MAX];                                                                                      \
+        for (int64_t r = r0; r < r0 + h; r++) {                                                                    \
+            symn_rows_##T(wb + (size_t)r * ws, (size_t)h * ws, xq, xs, p, nb, o, 2, nc);                           \
+            for (int c = 0; c < nc; c++) y[c * ldy + r] = o[0][c], y[c * ldy + r + h] = o[1][c];                  \
+        }                                                                                                          \
+        if ((r1 - r0) & 1) {                                                                                       \
+            symn_rows_##T(wb + (size_t)(r1 - 1) * ws, 0, xq, xs, p, nb, o, 1, nc);                                 \
+            for (int c = 0; c < nc; c++) y[c * ldy + r1 - 1] = o[0][c];                                            \
+        }                                                                                                          \
+    }                                                                                                              \
+    /* 1 row: the matvec; 2..SYMN_SMALL rows: groups of at most SYMN_MAX */                                        \
+    static void matmul_small_##T(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq,      \
+                                 size_t xs, int n_batch, float *y, int64_t ldy)                                    \
+    {                                                                                                              \
+        int64_t nb = k / HR_QK;                                                                                    \
+        if (n_batch == 1 || n_batch > SYMN_SMALL || nb > SYM1_MAX_BLOCKS) {                                        \
+            matmul_sym1_##T(w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);                                            \
+            return;                                                                                                \
+        }                                                                                                          \
+        for (int c0 = 0; c0 < n_batch;) {                                                                          \
+            int left = n_batch - c0, nc = left <= SYMN_MAX ? left : left == SYMN_MAX + 1 ? 3 : SYMN_MAX;           \
+            sym1_act p[SYMN_MAX];                                                                                  \
+            const char *xc = (const char *)xq + (size_t)c0 * xs;                                                   \
+            for (int c = 0; c < nc; c++)                                                                           \
+                sym1_prepare((const hr_block_q8_0 *)(xc + (size_t)c * xs), nb, OFFSET, &p[c]);                     \
+            float *yc = y + (int64_t)c0 * ldy;                                                                     \
+            switch (nc) {                                                                                          \
+            case 1: symn_range_##T(w, ws, r0, r1, xc, xs, p, nb, yc, ldy, 1); break;                               \
+            case 2: symn_range_##T(w, ws, r0, r1, xc, xs, p, nb, yc, ldy, 2); break;                               \
+            case 3: symn_range_##T(w, ws, r0, r1, xc, xs, p, nb, yc, ldy, 3); break;                               \
+            default: symn_range_##T(w, ws, r0, r1, xc, xs, p, nb, yc, ldy, 4); break;                              \
+            }                                                                                                      \
+            c0 += nc;                                                                                              \
+        }                                                                                                          \
     }
-    for (; i < nb; i++)
-        for (int s = 0; s < nr; s++) {
-            const hr_block_q8_0 *a = (const hr_block_q8_0 *)(w + (size_t)s * dist);
-            __m256i u = sym1_u_q8_0(&a[i]);
-            for (int c = 0; c < nc; c++) {
-                const hr_block_q8_0 *b = (const hr_block_q8_0 *)(x + (size_t)c * xs);
-                __m256i t = _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)p[c].corr[i]), u,
-                                                _mm256_loadu_si256((const __m256i *)b[i].qs));
-                tail[s][c] += x86_fp16(a[i].d) * p[c].dx[i] * (float)x86_hsum_i32(t);
-            }
-        }
-    for (int s = 0; s < nr; s++)
-        for (int c = 0; c < nc; c++) out[s][c] = x86_hsum128(acc[s][c]) + tail[s][c];
-}
 
-X86_INLINE void symn_range_q8_0(const char *wb, size_t ws, int64_t r0, int64_t r1, const char *xq, size_t xs,
-                                const sym1_act *p, int64_t nb, float *y, int64_t ldy, const int nc)
-{
-    int64_t h = (r1 - r0) / 2; /* rows r and r + h together: two streams */
-    float o[2][SYMN_MAX];
-    for (int64_t r = r0; r < r0 + h; r++) {
-        symn_rows_q8_0(wb + (size_t)r * ws, (size_t)h * ws, xq, xs, p, nb, o, 2, nc);
-        for (int c = 0; c < nc; c++) y[c * ldy + r] = o[0][c], y[c * ldy + r + h] = o[1][c];
-    }
-    if ((r1 - r0) & 1) {
-        symn_rows_q8_0(wb + (size_t)(r1 - 1) * ws, 0, xq, xs, p, nb, o, 1, nc);
-        for (int c = 0; c < nc; c++) y[c * ldy + r1 - 1] = o[0][c];
-    }
-}
+#define SYMN_SMALL 15 /* up to this many rows; the AMX level's own crossover is in quant_amx.c */
 
-static void matmul_q8_0_small(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq, size_t xs,
-                              int n_batch, float *y, int64_t ldy)
-{
-    int64_t nb = k / HR_QK;
-    if (n_batch == 1 || n_batch > SYMN_MAX || nb > SYM1_MAX_BLOCKS) {
-        matmul_sym1_q8_0(w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);
-        return;
-    }
-    sym1_act p[SYMN_MAX];
-    for (int c = 0; c < n_batch; c++)
-        sym1_prepare((const hr_block_q8_0 *)((const char *)xq + (size_t)c * xs), nb, 128, &p[c]);
-    if (n_batch == 2) symn_range_q8_0(w, ws, r0, r1, xq, xs, p, nb, y, ldy, 2);
-    else if (n_batch == 3) symn_range_q8_0(w, ws, r0, r1, xq, xs, p, nb, y, ldy, 3);
-    else symn_range_q8_0(w, ws, r0, r1, xq, xs, p, nb, y, ldy, 4);
-}
+SYMN_KERNEL(q8_0, 128)
+SYMN_KERNEL(q4_0, 8)
+SYMN_KERNEL(q5_0, 16)
 
 /* ---- one activation row, Q4_K ----------------------------------------------
  * Generation's matvec for the most common K type. Per call, the activation
@@ -364,6 +380,7 @@ static void matmul_q8_0_small(const void *w, size_t ws, int64_t k, int64_t r0, i
  * super-block). */
 
 #define K1_MAX_SUPER 256 /* k up to 65536; longer rows use the shared kernel */
+#define K1_ROWWISE 9     /* 2..9 activation rows: one matvec per row (see matmul_k1_q4_K) */
 
 typedef struct {
     alignas(16) int16_t bs32[K1_MAX_SUPER][8]; /* sums of 32 activation levels */
@@ -438,6 +455,14 @@ static void matmul_k1_q4_K(const void *w, size_t ws, int64_t k, int64_t r0, int6
                            int n_batch, float *y, int64_t ldy)
 {
     int64_t nsb = k / HR_QK_K;
+    if (n_batch > 1 && n_batch <= K1_ROWWISE && nsb <= K1_MAX_SUPER) {
+        /* a few rows: one matvec each reads the weights n times but still beats
+         * the shared kernel (per row of work, 2 rows 0.52, 4 rows 0.95, 8 rows
+         * 1.09 of a matvec) */
+        for (int c = 0; c < n_batch; c++)
+            matmul_k1_q4_K(w, ws, k, r0, r1, (const char *)xq + (size_t)c * xs, xs, 1, y + (int64_t)c * ldy, ldy);
+        return;
+    }
     if (n_batch != 1 || nsb > K1_MAX_SUPER) {
         matmul_q4_K(w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);
         return;
@@ -463,7 +488,7 @@ void hr_quant_kernels_avx512(hr_quant_kernels *t)
     x86_fill_table(t);
     t->matmul[HR_TYPE_Q6_K] = matmul_q6_K_z1;
     t->matmul[HR_TYPE_Q4_K] = matmul_k1_q4_K;
-    t->matmul[HR_TYPE_Q8_0] = matmul_q8_0_small;
-    t->matmul[HR_TYPE_Q4_0] = matmul_sym1_q4_0;
-    t->matmul[HR_TYPE_Q5_0] = matmul_sym1_q5_0;
+    t->matmul[HR_TYPE_Q8_0] = matmul_small_q8_0;
+    t->matmul[HR_TYPE_Q4_0] = matmul_small_q4_0;
+    t->matmul[HR_TYPE_Q5_0] = matmul_small_q5_0;
 }
