@@ -146,9 +146,100 @@ X86_INLINE void q6z_rows(const char *w, size_t dist, const hr_block_q8_K *x, int
         out[s] = z_hsum(acc[s]);
 }
 
+/* The same for NC (1-4) activation rows: each super-block is unpacked once
+ * (6-bit levels, scales) and dotted with every row. */
+#define Q6N_MAX 4
+X86_INLINE void q6zn_rows(const char *w, size_t dist, const char *x, size_t xs, int64_t nsb, float out[2][Q6N_MAX],
+                          const int nr, const int nc)
+{
+    __m512 acc[2][Q6N_MAX];
+    _Pragma("GCC unroll 2") for (int s = 0; s < nr; s++) _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
+        acc[s][c] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x03);
+    const __m512i sh01 = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2), sh23 = _mm512_setr_epi64(4, 4, 4, 4, 6, 6, 6, 6);
+    const __m512i idx_lo = _mm512_setr_epi64(0x0000000000000000ll, 0x0000000000000000ll, 0x0001000100010001ll,
+                                             0x0001000100010001ll, 0x0002000200020002ll, 0x0002000200020002ll,
+                                             0x0003000300030003ll, 0x0003000300030003ll);
+    const __m512i four = _mm512_set1_epi16(4);
+    for (int64_t i = 0; i < nsb; i++) {
+        _Pragma("GCC unroll 2") for (int s = 0; s < nr; s++)
+        {
+            const hr_block_q6_K *a = (const hr_block_q6_K *)(w + (size_t)s * dist);
+            for (int p = 0; p < 4; p++)
+                _mm_prefetch((const char *)&a[i] + X86_PREFETCH + 64 * p, _MM_HINT_T0);
+            __m512i sc16 =
+                _mm512_cvtepi8_epi16(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a[i].scales)));
+            __m512i q01[2], q23[2], s01[2], s23[2];
+            _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+            {
+                __m512i l = _mm512_loadu_si512((const void *)(a[i].ql + 64 * h));
+                __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h)));
+                q01[h] = _mm512_or_si512(_mm512_and_si512(l, m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, sh01), m3), 4));
+                q23[h] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(hb, sh23), m3), 4));
+                __m512i i01 = _mm512_add_epi16(idx_lo, _mm512_set1_epi16((short)(8 * h)));
+                s01[h] = _mm512_permutexvar_epi16(i01, sc16);
+                s23[h] = _mm512_permutexvar_epi16(_mm512_add_epi16(i01, four), sc16);
+            }
+            __m256i scv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
+            float d = x86_fp16(a[i].d);
+            _Pragma("GCC unroll 4") for (int c = 0; c < nc; c++)
+            {
+                const hr_block_q8_K *b = (const hr_block_q8_K *)(x + (size_t)c * xs) + i;
+                __m512i sum = _mm512_setzero_si512(), sum2 = _mm512_setzero_si512();
+                _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+                {
+                    sum = z_scaled(sum, q01[h], b->qs + 128 * h, s01[h]);
+                    sum2 = z_scaled(sum2, q23[h], b->qs + 128 * h + 64, s23[h]);
+                }
+                __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b->bsums), scv);
+                __m512i tot = _mm512_sub_epi32(_mm512_add_epi32(sum, sum2),
+                                               _mm512_zextsi256_si512(_mm256_slli_epi32(bs, 5)));
+                acc[s][c] = _mm512_fmadd_ps(_mm512_set1_ps(d * b->d), _mm512_cvtepi32_ps(tot), acc[s][c]);
+            }
+        }
+    }
+    for (int s = 0; s < nr; s++)
+        for (int c = 0; c < nc; c++) out[s][c] = z_hsum(acc[s][c]);
+}
+
+X86_INLINE void q6zn_range(const char *wb, size_t ws, int64_t r0, int64_t r1, const char *xq, size_t xs, int64_t nsb,
+                           float *y, int64_t ldy, const int nc)
+{
+    int64_t h = (r1 - r0) / 2; /* rows r and r + h together: two streams */
+    float o[2][Q6N_MAX];
+    for (int64_t r = r0; r < r0 + h; r++) {
+        q6zn_rows(wb + (size_t)r * ws, (size_t)h * ws, xq, xs, nsb, o, 2, nc);
+        for (int c = 0; c < nc; c++) y[c * ldy + r] = o[0][c], y[c * ldy + r + h] = o[1][c];
+    }
+    if ((r1 - r0) & 1) {
+        q6zn_rows(wb + (size_t)(r1 - 1) * ws, 0, xq, xs, nsb, o, 1, nc);
+        for (int c = 0; c < nc; c++) y[c * ldy + r1 - 1] = o[0][c];
+    }
+}
+
+#define Q6N_ROWS 15 /* 2..15 activation rows: groups of up to Q6N_MAX (AMX tiles from 16) */
+
 static void matmul_q6_K_z1(const void *w, size_t ws, int64_t k, int64_t r0, int64_t r1, const void *xq, size_t xs,
                            int n_batch, float *y, int64_t ldy)
 {
+    if (n_batch > 1 && n_batch <= Q6N_ROWS) {
+        int64_t nsb = k / HR_QK_K;
+        for (int c0 = 0; c0 < n_batch;) {
+            int left = n_batch - c0, nc = left <= Q6N_MAX ? left : left == Q6N_MAX + 1 ? 3 : Q6N_MAX;
+            const char *xc = (const char *)xq + (size_t)c0 * xs;
+            float *yc = y + (int64_t)c0 * ldy;
+            switch (nc) {
+            case 1: q6zn_range(w, ws, r0, r1, xc, xs, nsb, yc, ldy, 1); break;
+            case 2: q6zn_range(w, ws, r0, r1, xc, xs, nsb, yc, ldy, 2); break;
+            case 3: q6zn_range(w, ws, r0, r1, xc, xs, nsb, yc, ldy, 3); break;
+            default: q6zn_range(w, ws, r0, r1, xc, xs, nsb, yc, ldy, 4); break;
+            }
+            c0 += nc;
+        }
+        return;
+    }
     if (n_batch != 1) {
         matmul_q6_K_z(w, ws, k, r0, r1, xq, xs, n_batch, y, ldy);
         return;
