@@ -3,6 +3,7 @@
  * request): a small pool of threads decides and hands the result back to the
  * submitting loop through an event, so the loop keeps serving meanwhile. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -83,18 +84,19 @@ static void delivered(evutil_socket_t fd, short what, void *arg) {
     deliver(j, j->routed);
 }
 
+/* The threads start with the first decision (most setups never need them:
+ * only a slow strategy, maybe one a reload brings, submits). Caller holds mu. */
+static void start_threads(hr_decider *dc) {
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = nc < 1 ? 1 : nc > DECIDER_MAX_THREADS ? DECIDER_MAX_THREADS : (int)nc;
+    while (dc->n_threads < want && pthread_create(&dc->threads[dc->n_threads], NULL, decider_main, dc) == 0)
+        dc->n_threads++;
+}
+
 hr_decider *hr_decider_create(void) {
     hr_decider *dc = hr_xcalloc(1, sizeof *dc);
     pthread_mutex_init(&dc->mu, NULL);
     pthread_cond_init(&dc->cv, NULL);
-    long nc = sysconf(_SC_NPROCESSORS_ONLN);
-    int want = nc < 1 ? 1 : nc > DECIDER_MAX_THREADS ? DECIDER_MAX_THREADS : (int)nc;
-    for (int i = 0; i < want; i++)
-        if (pthread_create(&dc->threads[dc->n_threads], NULL, decider_main, dc) == 0) dc->n_threads++;
-    if (dc->n_threads == 0) {
-        hr_decider_free(dc);
-        return NULL;
-    }
     return dc;
 }
 
@@ -130,13 +132,22 @@ hr_decide_job *hr_decider_submit(hr_decider *dc, hr_worker *w, hr_router_ref *re
     j->arg = arg;
     j->ev = event_new(w->base, -1, 0, delivered, j);
     pthread_mutex_lock(&dc->mu);
+    if (!dc->n_threads) start_threads(dc);
     j->o_next = dc->outstanding;
     if (dc->outstanding) dc->outstanding->o_prev = j;
     dc->outstanding = j;
-    if (dc->tail) dc->tail->next = j;
-    else dc->head = j;
-    dc->tail = j;
-    pthread_cond_signal(&dc->cv);
+    bool queued = dc->n_threads > 0;
+    if (queued) {
+        if (dc->tail) dc->tail->next = j;
+        else dc->head = j;
+        dc->tail = j;
+        pthread_cond_signal(&dc->cv);
+    }
     pthread_mutex_unlock(&dc->mu);
+    if (!queued) { /* no thread to be had: decide here, delivered from the loop as usual */
+        j->routed = hr_router_decide(ref->router, chat, want_features, d);
+        j->cascades = hr_router_cascades(ref->router);
+        event_active(j->ev, EV_READ, 0);
+    }
     return j;
 }

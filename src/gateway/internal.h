@@ -80,6 +80,7 @@ hr_backend *hr_gateway_pick(hr_gateway *gw, int tier, const hr_backend *avoid);
  * HR_DECIDE_CANCELLED from hr_decider_free when the loops have stopped. */
 typedef void (*hr_decided_fn)(void *arg, int routed, bool cascades);
 #define HR_DECIDE_CANCELLED (-2)
+/* Threads start with the first submitted decision. */
 hr_decider *hr_decider_create(void);
 /* Stops the threads (decisions being made are finished); every decision not
  * yet delivered, queued or made, gets HR_DECIDE_CANCELLED. Call after the

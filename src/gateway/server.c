@@ -161,10 +161,7 @@ hr_gateway *hr_gateway_create(hr_config *cfg, char *err, size_t errlen) {
     gw->router_cur = hr_xcalloc(1, sizeof *gw->router_cur);
     gw->router_cur->router = router;
     if (build_backends(gw, err, errlen) < 0) goto fail;
-    if (!(gw->decider = hr_decider_create())) {
-        snprintf(err, errlen, "cannot start the routing decision threads");
-        goto fail;
-    }
+    gw->decider = hr_decider_create();
     gw->metrics = hr_metrics_create();
     if (hr_router_cascades(router)) gw->cascade_stats = hr_cascade_stats_create(cfg);
     if (cfg->log.enabled) {
