@@ -42,8 +42,8 @@ typedef struct gw_req {
     bool streaming;               /* SSE headers sent */
     bool finished;
     bool in_submit;               /* inside backend submit: finish() does not free r */
-    bool deciding;                /* a decider thread reads chat and writes d: finish() does not free r */
-    struct hr_decide_job *djob;   /* while deciding */
+    /* while a decider thread reads chat and writes d (finish() does not free r) */
+    struct hr_decide_job *djob;
     char id[40];
     char model[160];
     char reason[256];
@@ -373,7 +373,7 @@ static const hr_sink_ops sink_ops = {sink_chunk, sink_done, sink_complete, sink_
 /* ---- client gone ------------------------------------------------------ */
 
 static void client_gone(gw_req *r) {
-    if (r->deciding) hr_decider_cancel(r->djob);
+    if (r->djob) hr_decider_cancel(r->djob);
     if (r->cascade) {
         hr_cascade_cancel(r->cascade);
         r->cascade = NULL;
@@ -487,7 +487,7 @@ static void finish(gw_req *r, int status, const char *error) {
     free(attempts);
     free(r->cinfo);
     if (status >= 500) hr_warn("%s: %d %s", r->id, status, error ? error : "");
-    if (!r->in_submit && !r->deciding) req_free(r);
+    if (!r->in_submit && !r->djob) req_free(r);
 }
 
 static void req_free(gw_req *r) {
@@ -525,7 +525,6 @@ static void routed_go(gw_req *r, int routed, bool cascades);
 /* A decision made on a decider thread, back on r's loop. */
 static void decided(void *arg, int routed, bool cascades) {
     gw_req *r = arg;
-    r->deciding = false;
     r->djob = NULL;
     if (r->finished) { /* the client left while it was decided */
         req_free(r);
@@ -582,7 +581,6 @@ void hr_handle_chat(hr_worker *w, hr_http_req *req) {
     hr_router_ref *router = hr_gateway_router_acquire(gw);
     if (hr_router_is_slow(router->router)) {
         /* milliseconds of model work: decided on a decider thread, the loop serves on */
-        r->deciding = true;
         watch_client(r);
         r->djob = hr_decider_submit(gw->decider, w, router, &r->chat, false, &r->d, decided, r);
         return;

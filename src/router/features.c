@@ -320,11 +320,6 @@ int hr_features_embed_text(const hr_features_params *p, const char *text, size_t
                  p->emb_dim);
         return -1;
     }
-    if (hr_embedder_dim(p->embedder) != p->emb_dim) {
-        snprintf(err, errlen, "features: the embedding model gives %d values, the features expect %d",
-                 hr_embedder_dim(p->embedder), p->emb_dim);
-        return -1;
-    }
     return hr_embedder_embed(p->embedder, text, len, out, err, errlen) < 0 ? -1 : 0;
 }
 
