@@ -384,6 +384,16 @@ static void test_dataset_errors(void **state) {
     hr_route_dataset_free(&ds);
 }
 
+/* A config with every tier enabled and the classifier strategy on model. */
+static hr_config *classifier_config(const char *model) {
+    hr_config *cfg = hr_config_default();
+    for (int t = 0; t < HR_TIER_MAX; t++) cfg->tiers[t].enabled = true;
+    free(cfg->strategy);
+    cfg->strategy = strdup("classifier");
+    cfg->classifier.model = strdup(model);
+    return cfg;
+}
+
 static void test_strategy_in_router(void **state) {
     (void)state;
     hr_route_dataset ds;
@@ -397,11 +407,7 @@ static void test_strategy_in_router(void **state) {
     assert_int_equal(hr_classifier_save(c, path, err, sizeof err), 0);
     hr_classifier_free(c);
 
-    hr_config *cfg = hr_config_default();
-    for (int t = 0; t < HR_TIER_MAX; t++) cfg->tiers[t].enabled = true;
-    free(cfg->strategy);
-    cfg->strategy = strdup("classifier");
-    cfg->classifier.model = strdup(path);
+    hr_config *cfg = classifier_config(path);
     cfg->classifier.threshold = 0.5;
     hr_router *r = hr_router_create(cfg, err, sizeof err);
     assert_non_null(r);
@@ -526,11 +532,7 @@ static void test_gain_model(void **state) {
         hr_classifier_free(c);
         free(q);
 
-        hr_config *cfg = hr_config_default();
-        for (int k = 0; k < HR_TIER_MAX; k++) cfg->tiers[k].enabled = true;
-        free(cfg->strategy);
-        cfg->strategy = strdup("classifier");
-        cfg->classifier.model = strdup(path);
+        hr_config *cfg = classifier_config(path);
         cfg->classifier.threshold = 0.6;
         hr_router *r = hr_router_create(cfg, err, sizeof err);
         assert_non_null(r);
@@ -595,11 +597,7 @@ static void test_concurrent_decide(void **state) {
     assert_int_equal(hr_classifier_save(c, path, err, sizeof err), 0);
     float *expect = hr_classifier_predict_rows(c, &ds, rows, ds.n);
     hr_classifier_free(c);
-    hr_config *cfg = hr_config_default();
-    for (int t = 0; t < HR_TIER_MAX; t++) cfg->tiers[t].enabled = true;
-    free(cfg->strategy);
-    cfg->strategy = strdup("classifier");
-    cfg->classifier.model = strdup(path);
+    hr_config *cfg = classifier_config(path);
     hr_router *r = hr_router_create(cfg, err, sizeof err);
     assert_non_null(r);
     enum { NT = 4 };
@@ -734,11 +732,7 @@ static void test_embedding_block(void **state) {
     assert_non_null(c);
     assert_int_equal(hr_classifier_save(c, path, err, sizeof err), 0);
     hr_classifier_free(c);
-    hr_config *cfg = hr_config_default();
-    for (int t = 0; t < HR_TIER_MAX; t++) cfg->tiers[t].enabled = true;
-    free(cfg->strategy);
-    cfg->strategy = strdup("classifier");
-    cfg->classifier.model = strdup(path);
+    hr_config *cfg = classifier_config(path);
     cfg->classifier.embedder = strdup(bert);
     hr_router *r = hr_router_create(cfg, err, sizeof err);
     assert_non_null(r);
